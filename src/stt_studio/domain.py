@@ -1,0 +1,103 @@
+"""Frozen domain values that cross module boundaries. Times are float seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE_HZ = 16_000
+
+
+class EngineKind(str, Enum):
+    NEMO = "nemo"
+    WHISPER = "whisper"
+
+
+class Task(str, Enum):
+    TRANSCRIBE = "transcribe"
+    TRANSLATE = "translate"
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None
+    duration_s: float
+    model: str
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionOptions:
+    """What the user asked for; validated against the model by the engine."""
+
+    language: str | None = None
+    task: Task = Task.TRANSCRIBE
+    target_language: str | None = None
+    word_timestamps: bool = True
+    beam_size: int = 5
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError("beam_size must be >= 1")
+        if self.language is not None and not self.language.isalpha():
+            raise ValueError(f"language must be a code such as 'en', not {self.language!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A model the studio knows how to get and load.
+
+    name: what the user types (registry name or local path).
+    source: hub repo id (``org/name``) or a local path.
+    nemo_filename: the ``.nemo`` file inside a hub repo (NeMo models only).
+    size_mb: approximate download size, for listings.
+    languages: codes the model understands; empty means many / unknown.
+    """
+
+    name: str
+    engine: EngineKind
+    source: str
+    description: str = ""
+    size_mb: int | None = None
+    languages: tuple[str, ...] = ()
+    translates: bool = False
+    bundled: bool = False
+    local: bool = False
+    nemo_filename: str | None = None
+
+    @property
+    def multilingual(self) -> bool:
+        return len(self.languages) != 1
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Decoded audio: mono float32 at :data:`SAMPLE_RATE_HZ`."""
+
+    samples: npt.NDArray[np.float32] = field(repr=False)
+    sample_rate_hz: int
+    source: Path | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return float(len(self.samples)) / self.sample_rate_hz

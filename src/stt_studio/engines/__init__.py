@@ -1,0 +1,41 @@
+"""Engines, imported lazily: only the module of the engine in use is loaded."""
+
+from __future__ import annotations
+
+import importlib
+
+from stt_studio.domain import EngineKind
+from stt_studio.engines.base import Engine
+from stt_studio.errors import EngineMissingError
+from stt_studio.retry import Retrier
+
+_MODULES = {
+    EngineKind.WHISPER: ("stt_studio.engines.whisper", "faster_whisper",
+                         'pip install "faster-whisper==1.2.1"'),
+    EngineKind.NEMO: ("stt_studio.engines.nemo", "nemo.collections.asr",
+                      'pip install -c constraints.txt "nemo_toolkit[asr]==3.0.0"'),
+}
+
+
+def install_command(kind: EngineKind) -> str:
+    return _MODULES[kind][2]
+
+
+def engine_available(kind: EngineKind) -> bool:
+    import importlib.util
+
+    top = _MODULES[kind][1].split(".")[0]
+    return importlib.util.find_spec(top) is not None
+
+
+def get_engine(kind: EngineKind, retrier: Retrier) -> Engine:
+    module_name, package, command = _MODULES[kind]
+    if not engine_available(kind):
+        raise EngineMissingError(
+            f"the {kind.value} engine needs the Python package {package.split('.')[0]}",
+            causes=("stt-studio was installed without this engine's extras",),
+            remedies=(f"Install it into the studio's environment: {command}",
+                      "Or run `make test`/`make run`, which install everything"),
+        )
+    module = importlib.import_module(module_name)
+    return module.create_engine(retrier)

@@ -1,0 +1,44 @@
+"""The one small interface every speech engine implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from stt_studio.domain import Audio, ModelSpec, Segment, TranscriptionOptions
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOutput:
+    """What an engine returns for one piece of audio (times relative to it)."""
+
+    segments: tuple[Segment, ...]
+    language: str | None
+    has_timestamps: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What a loaded model can do, as the engine found it."""
+
+    languages: tuple[str, ...]
+    translates: bool
+    timestamps: bool
+    max_window_s: float | None  # audio longer than this is windowed above the engine
+
+
+class LoadedModel(Protocol):
+    spec: ModelSpec
+    device: str
+    info: ModelInfo
+
+    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput: ...
+
+    def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    def load(self, spec: ModelSpec, model_dir: Path, device: str) -> LoadedModel: ...
+
+    def resolve_device(self, requested: str) -> str: ...

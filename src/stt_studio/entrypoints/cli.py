@@ -1,0 +1,205 @@
+"""`stt-studio`: the command-line shell over :class:`stt_studio.service.Studio`.
+
+Start-up stays light: argparse, settings and the cache come first, and the
+heavy libraries are only imported once a command needs an engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stt_studio.cache import CacheLayout, prepare_cache
+from stt_studio.domain import Task, TranscriptionOptions
+from stt_studio.errors import StudioError, translate_os_error
+from stt_studio.entrypoints.console import configure_logging, report
+from stt_studio.formats import FORMATS, parse_formats
+from stt_studio.settings import DEVICES, Settings
+
+log = logging.getLogger("stt_studio.cli")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--cache-dir", default=argparse.SUPPRESS, metavar="DIR",
+                        help="cache folder (default: model_cache/ in the project, or "
+                             "$STT_STUDIO_CACHE_DIR)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and debug logs")
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only warnings and errors on the console")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="stt-studio", parents=[common],
+        description="Local speech-to-text with NeMo and Whisper models.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tr = sub.add_parser("transcribe", parents=[common], help="transcribe audio/video files")
+    tr.add_argument("inputs", nargs="+", metavar="INPUT", type=Path)
+    tr.add_argument("--model", help="registry name or local path (default: tiny.en, bundled)")
+    tr.add_argument("--format", default="txt",
+                    help=f"comma-separated from {','.join(FORMATS)}, or all (default: txt)")
+    tr.add_argument("--output-dir", type=Path, default=Path("."), metavar="DIR")
+    tr.add_argument("--language", help="spoken language code, e.g. en (default: detect)")
+    tr.add_argument("--task", choices=[t.value for t in Task], default=Task.TRANSCRIBE.value)
+    tr.add_argument("--target-language",
+                    help="translation target (Canary); Whisper translates to English")
+    tr.add_argument("--device", choices=DEVICES, default=None)
+    tr.add_argument("--no-word-timestamps", action="store_true")
+    tr.add_argument("--beam-size", type=int, default=5)
+    tr.set_defaults(handler=_transcribe)
+
+    models = sub.add_parser("models", parents=[common], help="list, pull or remove models")
+    msub = models.add_subparsers(dest="models_action", metavar="ACTION")
+    msub.add_parser("list", parents=[common], help="list the registry (default)")
+    pull = msub.add_parser("pull", parents=[common], help="download a model into the cache")
+    pull.add_argument("name")
+    rm = msub.add_parser("rm", parents=[common], help="delete a model from the cache")
+    rm.add_argument("name")
+    models.set_defaults(handler=_models)
+
+    doctor = sub.add_parser("doctor", parents=[common], help="check the set-up")
+    doctor.add_argument("--clean", action="store_true", help="delete leftover temp folders")
+    doctor.set_defaults(handler=_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    configure_logging(debug=debug, quiet=getattr(args, "quiet", False))
+    try:
+        settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None),
+                                     device=getattr(args, "device", None))
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        layout = prepare_cache(settings.cache_dir)  # before any heavy import
+    except OSError as exc:
+        report(translate_os_error(exc, action="create the cache folder",
+                                  path=exc.filename or settings.cache_dir,
+                                  cache_dir=settings.cache_dir), show_traceback=debug)
+        return 1
+    try:
+        return int(args.handler(args, settings, layout))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the outermost shell: log and show it
+        report(exc, show_traceback=debug or not isinstance(exc, StudioError))
+        return 1
+
+
+def _studio(settings: Settings, layout: CacheLayout):  # noqa: ANN202 - lazy import
+    from stt_studio.service import Studio
+
+    return Studio(settings, layout)
+
+
+def _output_stems(inputs: Sequence[Path]) -> list[str]:
+    """``<input stem>``, disambiguated when two inputs share one (a.wav, a.mp3)."""
+    stems = [p.stem for p in inputs]
+    return [
+        f"{p.stem}_{p.suffix.lstrip('.')}" if stems.count(p.stem) > 1 and p.suffix else p.stem
+        for p in inputs
+    ]
+
+
+def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
+    from stt_studio.fsops import write_text_atomic
+    from stt_studio.formats import render
+
+    try:
+        formats = parse_formats(args.format)
+        options = TranscriptionOptions(
+            language=args.language, task=Task(args.task),
+            target_language=args.target_language,
+            word_timestamps=not args.no_word_timestamps, beam_size=args.beam_size,
+        )
+    except ValueError as exc:
+        print(f"stt-studio transcribe: error: {exc}", file=sys.stderr)
+        return 2
+    studio = _studio(settings, layout)
+    debug = getattr(args, "debug", False)
+    failures = 0
+    for path, stem in zip(args.inputs, _output_stems(args.inputs)):
+        try:
+            result = studio.transcribe_file(
+                path, args.model, options, progress=lambda msg, p=path: log.info("%s: %s", p, msg)
+            )
+            written = []
+            for fmt in formats:
+                target = args.output_dir / f"{stem}.{fmt}"
+                try:
+                    args.output_dir.mkdir(parents=True, exist_ok=True)
+                    write_text_atomic(target, render(result.transcript, fmt), studio.retrier)
+                except OSError as exc:
+                    raise translate_os_error(exc, action="write the transcript", path=target,
+                                             cache_dir=layout.root) from exc
+                written.append(str(target))
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+            failures += 1
+            report(exc, subject=str(path), show_traceback=debug)
+            continue
+        if len(args.inputs) == 1 and "txt" in formats:
+            print(result.transcript.text)
+        t = result.transcript
+        log.info("%s: %.1f s of audio in %.1f s (%.1fx real time, %s on %s) -> %s", path,
+                 t.duration_s, result.elapsed_s, result.speed_x, t.model, result.device,
+                 ", ".join(written))
+    if failures:
+        print(f"{failures} of {len(args.inputs)} file(s) failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
+    studio = _studio(settings, layout)
+    action = args.models_action or "list"
+    if action == "pull":
+        path = studio.pull(args.name, progress=lambda msg: log.info("%s", msg))
+        print(f"{args.name} is ready: {path}")
+        return 0
+    if action == "rm":
+        removed = studio.remove(args.name)
+        if not removed:
+            print(f"{args.name} was not in the cache ({layout.root})")
+        for path in removed:
+            print(f"removed {path}")
+        return 0
+    print(f"cache: {layout.root}")
+    rows = [("NAME", "ENGINE", "SIZE", "CACHED", "PATH")]
+    for status in studio.list_models():
+        spec = status.spec
+        size = f"{spec.size_mb} MB" if spec.size_mb else "?"
+        if status.cache_path is not None:
+            where = str(status.cache_path)
+        else:
+            from stt_studio.models.store import repo_cache_dir
+
+            where = str(repo_cache_dir(spec, layout))
+        rows.append((spec.name, spec.engine.value, size, "yes" if status.cached else "no", where))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+    return 0
+
+
+def _doctor(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
+    from stt_studio.doctor import run_doctor
+
+    result = run_doctor(settings, layout, clean=args.clean)
+    print(result.render())
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The one error hierarchy of stt-studio, written for people.
+
+Every failure a user can meet is one of these classes. Each carries what
+happened, the likely causes, what to do, and the paths involved, so every
+shell (CLI, API, UI) can show the same readable text::
+
+    StudioError
+     ├── FileLockedError        a file stayed locked after the retries ran out
+     ├── PermissionDeniedError  access refused, not a lock (read-only dir, ACL)
+     ├── NetworkError           a download or hub request failed
+     ├── FileSystemError        disk full, bad path, missing folder, I/O error
+     ├── ModelNotFoundError     no such registry name, file or folder
+     ├── EngineMissingError     the engine's Python package is not installed
+     ├── AudioError             the recording cannot be decoded (empty, corrupt)
+     ├── InvalidOptionError     an option the chosen model cannot honour
+     └── UnexpectedError        anything else, with the original exception
+
+Foreign exceptions are translated once, at the boundary that meets them, by
+:func:`translate_os_error` (file operations) or by the engine that raised
+them; shells only call :meth:`StudioError.render`.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from pathlib import Path
+
+_LOCK_WINERRORS = frozenset({32, 33})  # sharing violation, lock violation
+_LOCK_ERRNOS = frozenset({errno.EBUSY, errno.ETXTBSY})
+_LOCK_PHRASES = (
+    "being used by another process",
+    "used by another process",
+    "resource busy",
+    "text file busy",
+    "sharing violation",
+    "lock violation",
+)
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class StudioError(Exception):
+    """Base of every error a user sees; subclasses set the default texts."""
+
+    title = "Something went wrong"
+    default_causes: tuple[str, ...] = ()
+    default_remedies: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        causes: Sequence[str] | None = None,
+        remedies: Sequence[str] | None = None,
+        paths: Sequence[Path | str] = (),
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.causes = tuple(causes) if causes is not None else self.default_causes
+        self.remedies = tuple(remedies) if remedies is not None else self.default_remedies
+        self.paths = tuple(str(p) for p in paths)
+        self.detail = detail
+
+    @property
+    def kind(self) -> str:
+        """A short stable name for the category (used by the API and tests)."""
+        return _KIND_BY_CLASS.get(type(self), "error")
+
+    def render(self) -> str:
+        """The full readable message: what, why, what to do, where."""
+        lines = [f"{self.title}: {self.summary}"]
+        if self.detail:
+            lines.append(f"Details: {self.detail}")
+        if self.causes:
+            lines.append("Likely causes:")
+            lines.extend(f"  - {c}" for c in self.causes)
+        if self.remedies:
+            lines.append("What to do:")
+            lines.extend(f"  - {r}" for r in self.remedies)
+        if self.paths:
+            lines.append("Paths involved:")
+            lines.extend(f"  - {p}" for p in self.paths)
+        return "\n".join(lines)
+
+
+class FileLockedError(StudioError):
+    title = "A file is locked by another program"
+    default_causes = (
+        "Antivirus or Windows Defender is scanning the model files",
+        "A cloud-sync tool (OneDrive, Dropbox, Google Drive) is syncing the cache folder",
+        "The search indexer or a backup tool has the file open",
+        "Another stt-studio or Python process is using the same model",
+    )
+
+
+class PermissionDeniedError(StudioError):
+    title = "Permission denied"
+    default_causes = (
+        "The folder is read-only or owned by another user",
+        "The cache folder was created by an administrator or another account",
+        "Security software blocks writes to this folder",
+    )
+
+
+class NetworkError(StudioError):
+    title = "Network or download error"
+    default_causes = (
+        "No internet connection, or a proxy/firewall blocks huggingface.co",
+        "The model hub is down or rate-limits this machine",
+        "The model is gated and needs a Hugging Face token (HF_TOKEN)",
+    )
+    default_remedies = (
+        "Check the connection, then run `stt-studio models pull NAME` again",
+        "Or use a model that is already cached (see `stt-studio models`) or a local file",
+    )
+
+
+class FileSystemError(StudioError):
+    title = "File system error"
+    default_causes = (
+        "The disk is full",
+        "The path does not exist or is not a folder",
+        "The drive was disconnected or has errors",
+    )
+
+
+class ModelNotFoundError(StudioError):
+    title = "Model not found"
+    default_remedies = (
+        "Run `stt-studio models` to see the known model names",
+        "Or pass a local path: a .nemo file, an extracted NeMo folder, or a CTranslate2 Whisper folder",
+    )
+
+
+class EngineMissingError(StudioError):
+    title = "Speech engine not installed"
+
+
+class AudioError(StudioError):
+    title = "Cannot read the audio"
+    default_causes = (
+        "The file is empty or holds no audio stream",
+        "The file is damaged or truncated",
+        "The format is not audio/video, or its codec is not supported",
+    )
+    default_remedies = (
+        "Play the file in a media player to check it",
+        "Convert it, e.g. `ffmpeg -i INPUT -ar 16000 -ac 1 out.wav`, and try again",
+    )
+
+
+class InvalidOptionError(StudioError):
+    title = "Invalid option"
+
+
+class UnexpectedError(StudioError):
+    title = "Unexpected error"
+    default_remedies = (
+        "Run again with --debug to see the full traceback",
+        "Report the traceback at the project's issue tracker",
+    )
+
+
+_KIND_BY_CLASS: dict[type[StudioError], str] = {
+    FileLockedError: "file_locked",
+    PermissionDeniedError: "permission_denied",
+    NetworkError: "network",
+    FileSystemError: "filesystem",
+    ModelNotFoundError: "model_not_found",
+    EngineMissingError: "engine_missing",
+    AudioError: "audio",
+    InvalidOptionError: "invalid_option",
+    UnexpectedError: "unexpected",
+}
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """True for errors that mean "someone else holds this file right now".
+
+    Windows reports these as WinError 32/33 (a PermissionError); POSIX as
+    EBUSY/ETXTBSY. The message check catches wrapped errors that kept the text.
+    """
+    if not isinstance(exc, OSError):
+        return False
+    if getattr(exc, "winerror", None) in _LOCK_WINERRORS:
+        return True
+    if exc.errno in _LOCK_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return any(phrase in text for phrase in _LOCK_PHRASES)
+
+
+def lock_remedies(cache_dir: Path | str) -> tuple[str, ...]:
+    return (
+        "Pause OneDrive/Dropbox/Google Drive sync while loading models",
+        f"Exclude the cache folder from antivirus scanning and sync: {cache_dir}",
+        "Close other stt-studio or Python windows that use the same model",
+        "Restart the computer if the lock does not go away",
+        f"To start clean, close stt-studio and delete the cache folder ({cache_dir}) "
+        "or run `stt-studio models rm NAME`",
+    )
+
+
+def translate_os_error(
+    exc: OSError, *, action: str, path: Path | str, cache_dir: Path | str
+) -> StudioError:
+    """Map an OSError met while doing ``action`` on ``path`` to a StudioError."""
+    where = str(path)
+    detail = f"{type(exc).__name__}: {exc}"
+    paths = (where, str(cache_dir)) if str(cache_dir) != where else (where,)
+    if is_lock_error(exc):
+        return FileLockedError(
+            f"could not {action} because the file is in use: {where}",
+            remedies=lock_remedies(cache_dir),
+            paths=paths,
+            detail=detail,
+        )
+    if isinstance(exc, PermissionError):
+        return PermissionDeniedError(
+            f"not allowed to {action}: {where}",
+            remedies=(
+                f"Make the folder writable for your user, e.g. `chmod -R u+rwX {cache_dir}`",
+                "Or choose another cache folder with --cache-dir or STT_STUDIO_CACHE_DIR",
+                "Do not run stt-studio from a protected folder such as Program Files",
+            ),
+            paths=paths,
+            detail=detail,
+        )
+    if exc.errno in _DISK_ERRNOS:
+        return FileSystemError(
+            f"the disk is full while trying to {action}: {where}",
+            causes=("The drive that holds the cache has no free space left",),
+            remedies=(
+                "Free some disk space, or remove unused models with `stt-studio models rm NAME`",
+                "Or move the cache to a bigger drive with --cache-dir or STT_STUDIO_CACHE_DIR",
+            ),
+            paths=paths,
+            detail=detail,
+        )
+    return FileSystemError(
+        f"could not {action}: {where}",
+        remedies=(
+            "Check that the path exists and the drive is connected",
+            "Run `stt-studio doctor` to check the cache folder",
+        ),
+        paths=paths,
+        detail=detail,
+    )

@@ -1,0 +1,105 @@
+"""File operations that survive locked files.
+
+Removing a folder is never worth losing a loaded model or a finished
+transcript: these helpers retry lock errors under the policy, then leave the
+folder behind and log where it is (``stt-studio doctor`` lists leftovers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+from stt_studio.retry import Retrier
+
+log = logging.getLogger(__name__)
+
+LEFTOVER_PREFIX = "stt-studio-"
+
+
+def remove_tree(path: Path, retrier: Retrier) -> bool:
+    """Delete ``path`` (file or folder). True if gone, False if left behind."""
+    path = Path(path)
+
+    def _remove() -> None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            os.unlink(path)
+
+    try:
+        retrier.run(_remove, f"remove {path}")
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        log.warning(
+            "could not remove %s (%s); it was left behind and can be deleted later "
+            "(see `stt-studio doctor`)", path, exc,
+        )
+        return False
+    return True
+
+
+class RobustTemporaryDirectory:
+    """Drop-in for ``tempfile.TemporaryDirectory`` whose cleanup cannot fail.
+
+    NeMo builds a model or runs ``transcribe()`` inside a ``with
+    TemporaryDirectory()`` block; if the cleanup raises (a locked file), the
+    finished work is lost. This cleanup retries, then leaves the folder.
+    """
+
+    def __init__(
+        self,
+        suffix: str | None = None,
+        prefix: str | None = None,
+        dir: str | os.PathLike[str] | None = None,  # noqa: A002 - stdlib signature
+        ignore_cleanup_errors: bool = False,
+        *,
+        retrier: Retrier,
+        delete: bool = True,
+    ) -> None:
+        self.name = tempfile.mkdtemp(suffix, prefix or LEFTOVER_PREFIX, dir)
+        self._retrier = retrier
+        self._delete = delete
+
+    def __enter__(self) -> str:
+        return self.name
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._delete:
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        remove_tree(Path(self.name), self._retrier)
+
+
+def unique_sibling(path: Path, label: str) -> Path:
+    """A fresh name next to ``path`` for write-then-rename."""
+    return path.with_name(f".{label}-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def write_text_atomic(path: Path, text: str, retrier: Retrier) -> None:
+    """Write ``text`` to ``path`` so that a reader never sees a partial file."""
+    tmp = unique_sibling(path, "partial")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        retrier.run(lambda: os.replace(tmp, path), f"save {path}")
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

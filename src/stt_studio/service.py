@@ -1,0 +1,141 @@
+"""The studio's one service: every shell (CLI, API, UI) calls these functions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stt_studio.audio import chunking
+from stt_studio.audio.decode import decode_file
+from stt_studio.cache import CacheLayout
+from stt_studio.domain import Audio, ModelSpec, Segment, Transcript, TranscriptionOptions
+from stt_studio.engines.base import LoadedModel
+from stt_studio.errors import EngineMissingError
+from stt_studio.models import catalog, store
+from stt_studio.models.manager import LoadedEntry, ModelManager
+from stt_studio.retry import Retrier
+from stt_studio.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+WINDOW_OVERLAP_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    spec: ModelSpec
+    cached: bool
+    cache_path: Path | None
+    loaded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A transcript plus how it was made (for summaries)."""
+
+    transcript: Transcript
+    device: str
+    elapsed_s: float
+
+    @property
+    def speed_x(self) -> float:
+        return self.transcript.duration_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+class Studio:
+    def __init__(self, settings: Settings, layout: CacheLayout, retrier: Retrier | None = None):
+        self.settings = settings
+        self.layout = layout
+        self.retrier = retrier or Retrier(settings.retry)
+        self.models = ModelManager(layout, self.retrier)
+
+    # -- transcription -------------------------------------------------------------
+    def load(self, model: str | None = None, progress: Progress | None = None) -> LoadedModel:
+        spec = catalog.resolve(model or self.settings.default_model)
+        return self.models.get(spec, self.settings.device, progress)
+
+    def transcribe_file(
+        self,
+        path: Path,
+        model: str | None = None,
+        options: TranscriptionOptions | None = None,
+        progress: Progress | None = None,
+    ) -> Result:
+        say = progress or (lambda _msg: None)
+        started = time.perf_counter()
+        say("loading model…")
+        loaded = self.load(model, say)
+        say("decoding audio…")
+        audio = decode_file(Path(path), cache_dir=self.layout.root)
+        say("transcribing…")
+        transcript = self.transcribe_audio(audio, loaded, options or TranscriptionOptions())
+        return Result(transcript, loaded.device, time.perf_counter() - started)
+
+    def transcribe_audio(
+        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions
+    ) -> Transcript:
+        window_s = loaded.info.max_window_s
+        if window_s is not None:
+            window_s = min(window_s, self.settings.long_audio_window_s)
+        if window_s is None or audio.duration_s <= window_s:
+            output = loaded.transcribe(audio, options)
+            segments = output.segments
+            language = output.language
+        else:
+            segments, language = self._windowed(audio, loaded, options, window_s)
+        segments = tuple(chunking.clamp(s, audio.duration_s) for s in segments if s.text.strip())
+        return Transcript(
+            text=" ".join(s.text.strip() for s in segments),
+            language=language,
+            duration_s=audio.duration_s,
+            model=loaded.spec.name,
+            segments=segments,
+        )
+
+    def _windowed(
+        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions, window_s: float
+    ) -> tuple[tuple[Segment, ...], str | None]:
+        overlap_s = WINDOW_OVERLAP_S if loaded.info.timestamps else 0.0
+        windows = chunking.plan_windows(audio.duration_s, window_s, overlap_s)
+        log.info("%.0f s of audio in %d windows of %.0f s", audio.duration_s, len(windows),
+                 window_s)
+        pieces = []
+        language = None
+        rate = audio.sample_rate_hz
+        for window in windows:
+            part = Audio(audio.samples[int(window.start_s * rate):int(window.end_s * rate)], rate)
+            output = loaded.transcribe(part, options)
+            language = language or output.language
+            pieces.append((window, output.segments))
+        return chunking.merge(pieces), language
+
+    # -- models ----------------------------------------------------------------------
+    def list_models(self) -> list[ModelStatus]:
+        loaded = {entry.name for entry in self.models.loaded()}
+        out = []
+        for spec in catalog.CATALOG:
+            try:
+                path = store.cached_path(spec, self.layout)
+            except EngineMissingError:
+                path = None
+            out.append(ModelStatus(spec, path is not None, path, spec.name in loaded))
+        return out
+
+    def pull(self, name: str, progress: Progress | None = None) -> Path:
+        spec = catalog.resolve(name)
+        return store.local_model_dir(spec, self.layout, self.retrier, progress)
+
+    def remove(self, name: str) -> list[Path]:
+        spec = catalog.resolve(name)
+        self.models.unload(spec.name)
+        return store.remove(spec, self.layout, self.retrier)
+
+    def loaded(self) -> list[LoadedEntry]:
+        return self.models.loaded()
+
+    def unload(self, name: str) -> bool:
+        return self.models.unload(catalog.resolve(name).name)
