@@ -9,18 +9,28 @@ does: ``restore_from``, tokenizer artefacts, ``transcribe()`` and timestamps.
 The weights are random, so the transcripts are noise by design: tests may rely
 on the *shape* of results (types, keys, timestamp structure), never on words.
 
-Kinds:
+Kinds (``build_model(kind, path)``):
 
-* ``tdt``       -- ``EncDecRNNTBPEModel`` with TDT loss/decoding (parakeet-tdt style).
-* ``ctc``       -- ``EncDecCTCModelBPE`` with a ``ConvASRDecoder``.
-* ``canary``    -- Canary-style ``EncDecMultiTaskModel`` (aggregate tokenizer with
-                   special tokens, ``canary2`` prompt format, en/de/es/fr).
-* ``large_tdt`` -- same family as ``tdt`` but with >100 M parameters, for
-                   load-time benchmarks (~0.5 GB ``.nemo``; builds in seconds).
+* ``tdt``          -- ``EncDecRNNTBPEModel`` with TDT loss/decoding (parakeet-tdt style).
+* ``ctc``          -- ``EncDecCTCModelBPE`` with a ``ConvASRDecoder``.
+* ``canary``       -- canary-1b-v2-style ``EncDecMultiTaskModel``: aggregate
+                      ``CanaryTokenizer`` (special tokens + en/de/es/fr), ``canary2``
+                      prompt, no ``validation_ds``, and a tiny CTC model packed in the
+                      ``.nemo`` as ``timestamps_asr_model_*`` so ``timestamps=True``
+                      yields real (forced-aligned) word/segment timestamps.
+* ``canary_flash`` -- canary-1b-flash style: same, without the timestamps model (the
+                      random decoder never emits ``<|N|>`` tokens: timestamp lists empty).
+* ``large_tdt``    -- same family as ``tdt`` with ~116 M parameters (~460 MB ``.nemo``,
+                      ~5 s to build), for load-time benchmarks.
+
+Tiny models are ~1.5-4.5 MB and build in well under a second once NeMo is
+imported; the same seed gives identical weights (archive member names contain
+NeMo's random uuids, so the ``.nemo`` bytes differ).  Build scratch files go to a
+temporary folder next to the target path, never to the system temp dir.
 
 The module imports only the standard library at top level; torch and NeMo are
 imported lazily inside the builders (``import nemo.collections.asr`` takes
-about 10 s).  No network access is needed.
+6-10 s).  No network access is needed.
 
 Usage::
 
@@ -43,6 +53,7 @@ __all__ = [
     "build_ctc_model",
     "build_canary_model",
     "build_large_tdt_model",
+    "build_canary_flash_model",
     "build_model",
 ]
 
@@ -54,6 +65,13 @@ CANARY_LANGUAGES = ["en", "de", "es", "fr"]
 # Canary-2 ("canary2" prompt format) timestamp tokens <|0|>..<|N-1|>, in encoder
 # frames (80 ms each with x8 subsampling): 500 frames = 40 s, Canary-flash's chunk.
 _CANARY_TIMESTAMP_TOKENS = 500
+# The decoder emits at most min(max_sequence_length, encoder frames + delta) - prompt
+# length tokens.  NVIDIA uses delta 50 and length 1024; the canary2 prompt is 9 tokens.
+# A random decoder never emits EOS, so the sequence length is capped at 16 (<= 7 output
+# tokens): short enough for the CTC forced alignment of the timestamps model to succeed
+# on clips of ~1.5 s and longer (it fails, leaving empty lists, when tokens > frames).
+_CANARY_MAX_GENERATION_DELTA = 50
+_CANARY_MAX_SEQUENCE_LENGTH = 16
 
 # Small multilingual corpus for the on-the-fly tokenizers.  Content is irrelevant,
 # it only has to contain enough characters/pairs for a 64-piece BPE vocabulary.
@@ -168,10 +186,14 @@ def _train_bpe(out_dir: Path, lines: List[str], vocab_size: int, *, lower_case: 
     return out_dir
 
 
-def _seed(seed: int) -> None:
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch for reproducible weights without disturbing the caller's RNG state."""
     import torch
 
-    torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _preprocessor_cfg() -> Dict[str, Any]:
@@ -245,7 +267,9 @@ def _spec_augment_cfg() -> Dict[str, Any]:
     }
 
 
-def _tdt_cfg(tokenizer_dir: Path, *, d_model: int, n_layers: int, n_heads: int, pred_hidden: int) -> Dict[str, Any]:
+def _tdt_cfg(
+    tokenizer_dir: Path, *, d_model: int, n_layers: int, n_heads: int, pred_hidden: int
+) -> Dict[str, Any]:
     return {
         "sample_rate": SAMPLE_RATE,
         "model_defaults": {
@@ -265,7 +289,12 @@ def _tdt_cfg(tokenizer_dir: Path, *, d_model: int, n_layers: int, n_heads: int, 
             "normalization_mode": None,
             "random_state_sampling": False,
             "blank_as_pad": True,
-            "prednet": {"pred_hidden": pred_hidden, "pred_rnn_layers": 1, "t_max": None, "dropout": 0.0},
+            "prednet": {
+                "pred_hidden": pred_hidden,
+                "pred_rnn_layers": 1,
+                "t_max": None,
+                "dropout": 0.0,
+            },
         },
         "joint": {
             "_target_": "nemo.collections.asr.modules.RNNTJoint",
@@ -305,7 +334,16 @@ def _save(model: Any, path: Path) -> Path:
 # --------------------------------------------------------------------------- builders
 
 
-def _build_tdt(path: Path, seed: int, *, d_model: int, n_layers: int, n_heads: int, pred_hidden: int, vocab: int) -> Path:
+def _build_tdt(
+    path: Path,
+    seed: int,
+    *,
+    d_model: int,
+    n_layers: int,
+    n_heads: int,
+    pred_hidden: int,
+    vocab: int,
+) -> Path:
     path = Path(path)
     import nemo.collections.asr as nemo_asr
     from omegaconf import OmegaConf
@@ -313,10 +351,12 @@ def _build_tdt(path: Path, seed: int, *, d_model: int, n_layers: int, n_heads: i
     with _quiet_nemo(), _work_dir(path) as work:
         tok = _train_bpe(work / "tokenizer", sum(_CORPUS.values(), []), vocab, lower_case=True)
         cfg = OmegaConf.create(
-            _tdt_cfg(tok, d_model=d_model, n_layers=n_layers, n_heads=n_heads, pred_hidden=pred_hidden)
+            _tdt_cfg(
+                tok, d_model=d_model, n_layers=n_layers, n_heads=n_heads, pred_hidden=pred_hidden
+            )
         )
-        _seed(seed)
-        model = nemo_asr.models.EncDecRNNTBPEModel(cfg=cfg)
+        with _seeded(seed):
+            model = nemo_asr.models.EncDecRNNTBPEModel(cfg=cfg)
         return _save(model, path)
 
 
@@ -326,19 +366,18 @@ def build_tdt_model(path: Path, *, seed: int = 0) -> Path:
 
 
 def build_large_tdt_model(path: Path, *, seed: int = 0) -> Path:
-    """parakeet-tdt-style model with >100 M parameters (d_model 512, 17 layers), for load benchmarks."""
+    """parakeet-tdt-style model with ~116 M parameters (d_model 512, 17 layers), for benchmarks."""
     return _build_tdt(path, seed, d_model=512, n_layers=17, n_heads=8, pred_hidden=640, vocab=1024)
 
 
-def build_ctc_model(path: Path, *, seed: int = 0) -> Path:
-    """Tiny FastConformer ``EncDecCTCModelBPE`` with a ``ConvASRDecoder``; ~1 MB ``.nemo``."""
+def _build_ctc(path: Path, seed: int, *, lower_case: bool) -> Path:
     path = Path(path)
     import nemo.collections.asr as nemo_asr
     from omegaconf import OmegaConf
 
     d_model = 64
     with _quiet_nemo(), _work_dir(path) as work:
-        tok = _train_bpe(work / "tokenizer", sum(_CORPUS.values(), []), 64, lower_case=True)
+        tok = _train_bpe(work / "tokenizer", sum(_CORPUS.values(), []), 64, lower_case=lower_case)
         cfg = OmegaConf.create(
             {
                 "sample_rate": SAMPLE_RATE,
@@ -357,9 +396,14 @@ def build_ctc_model(path: Path, *, seed: int = 0) -> Path:
                 "optim": None,
             }
         )
-        _seed(seed)
-        model = nemo_asr.models.EncDecCTCModelBPE(cfg=cfg)
+        with _seeded(seed):
+            model = nemo_asr.models.EncDecCTCModelBPE(cfg=cfg)
         return _save(model, path)
+
+
+def build_ctc_model(path: Path, *, seed: int = 0) -> Path:
+    """Tiny FastConformer ``EncDecCTCModelBPE`` with a ``ConvASRDecoder``; ~1.4 MB ``.nemo``."""
+    return _build_ctc(path, seed, lower_case=True)
 
 
 def _canary_special_tokens() -> List[str]:
@@ -385,122 +429,209 @@ def _canary_special_tokens() -> List[str]:
     return tokens
 
 
-def build_canary_model(path: Path, *, seed: int = 0) -> Path:
-    """Tiny Canary-style ``EncDecMultiTaskModel`` (``canary2`` prompt, en/de/es/fr); no ``validation_ds``."""
+def _canary_cfg(langs: Dict[str, Any], d_model: int) -> Dict[str, Any]:
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "label_smoothing": 0.0,
+        "context_len_for_AR_decoding": 5,
+        "log_prediction": False,
+        "prompt_format": "canary2",
+        # Same defaults as NVIDIA's canary-*-flash / canary-1b-v2 configs.
+        "prompt_defaults": [
+            {
+                "role": "user",
+                "slots": {
+                    "decodercontext": "",
+                    "source_lang": "<|en|>",
+                    "target_lang": "<|en|>",
+                    "emotion": "<|emo:undefined|>",
+                    "pnc": "<|pnc|>",
+                    "itn": "<|noitn|>",
+                    "diarize": "<|nodiarize|>",
+                    "timestamp": "<|notimestamp|>",
+                },
+            },
+            {"role": "user_partial", "slots": {"decodercontext": ""}},
+        ],
+        # Built with False so that __init__ does not pick up a timestamps model from a
+        # stale AppState (NeMo global state left by an earlier restore); removed before saving.
+        "restore_timestamps_model": False,
+        "model_defaults": {
+            "asr_enc_hidden": d_model,
+            "lm_enc_hidden": d_model,
+            "lm_dec_hidden": d_model,
+        },
+        # Deliberately NO validation_ds: Canary checkpoints ship without one.
+        "tokenizer": {
+            "dir": None,
+            "type": "agg",
+            "langs": langs,
+            "custom_tokenizer": {
+                "_target_": "nemo.collections.common.tokenizers.canary_tokenizer.CanaryTokenizer",
+                "tokenizer": None,
+            },
+        },
+        "preprocessor": _preprocessor_cfg(),
+        "spec_augment": _spec_augment_cfg(),
+        "encoder": _encoder_cfg(d_model, 2, 4),
+        "transf_encoder": {
+            "_target_": (
+                "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder"
+            ),
+            "num_layers": 0,
+            "hidden_size": d_model,
+            "inner_size": 4 * d_model,
+            "num_attention_heads": 4,
+            "ffn_dropout": 0.0,
+            "attn_score_dropout": 0.0,
+            "attn_layer_dropout": 0.0,
+            "mask_future": False,
+            "pre_ln": True,
+            "pre_ln_final_layer_norm": True,
+        },
+        "transf_decoder": {
+            "_target_": "nemo.collections.asr.modules.transformer.get_nemo_transformer",
+            "model_name": None,
+            "pretrained": False,
+            "encoder": None,
+            "pre_ln_final_layer_norm": True,
+            "config_dict": {
+                "max_sequence_length": _CANARY_MAX_SEQUENCE_LENGTH,
+                "num_token_types": 0,
+                "embedding_dropout": 0.0,
+                "learn_positional_encodings": False,
+                "hidden_size": d_model,
+                "inner_size": 4 * d_model,
+                "num_layers": 2,
+                "num_attention_heads": 4,
+                "ffn_dropout": 0.0,
+                "attn_score_dropout": 0.0,
+                "attn_layer_dropout": 0.0,
+                "hidden_act": "relu",
+                "pre_ln": True,
+                "vocab_size": None,
+            },
+        },
+        "head": {
+            "_target_": "nemo.collections.asr.parts.submodules.token_classifier.TokenClassifier",
+            "num_layers": 1,
+            "activation": "relu",
+            "log_softmax": True,
+            "hidden_size": d_model,
+            "num_classes": None,
+            "dropout": 0.0,
+            "use_transformer_init": True,
+        },
+        "decoding": {
+            "strategy": "beam",
+            "return_best_hypothesis": True,
+            "beam": {
+                "beam_size": 1,
+                "len_pen": 0.0,
+                "max_generation_delta": _CANARY_MAX_GENERATION_DELTA,
+            },
+        },
+        "loss": {
+            "_target_": (
+                "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss"
+            ),
+            "label_smoothing": 0.0,
+            "pad_id": None,
+        },
+        "optim": None,
+    }
+
+
+def _silence_special_outputs(model: Any, allowed: List[int]) -> None:
+    """Make the random decoder emit ordinary text pieces instead of prompt/timestamp tokens.
+
+    With random weights the greedy decoder tends to repeat one special token (most of
+    the vocabulary is ``<|N|>`` timestamp tokens), giving transcripts such as
+    ``<|77|><|77|>...`` (or an empty text once timestamp parsing strips them).  A large
+    negative bias on the special (and vocabulary-padding) classes of the output head
+    keeps transcripts plain noise text; ``allowed`` ids (EOS) keep their bias.
+    """
+    import torch
+
+    tok = model.tokenizer
+    layer = model.log_softmax.mlp.layer0
+    special = set(tok.special_tokens.values()) - set(allowed)
+    padding = set(range(tok.vocab_size, layer.out_features))
+    with torch.no_grad():
+        for idx in sorted(special | padding):
+            layer.bias[idx] = -1.0e4
+
+
+def _embed_timestamps_model(canary_nemo: Path, ctc_nemo: Path, out_path: Path, work: Path) -> None:
+    """Pack a CTC model into a Canary ``.nemo`` as ``timestamps_asr_model_*`` (canary-1b-v2)."""
+    from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
+
+    folder = work / "packed"
+    ctc_folder = work / "ctc_unpacked"
+    folder.mkdir()
+    ctc_folder.mkdir()
+    SaveRestoreConnector._unpack_nemo_file(str(canary_nemo), str(folder))
+    SaveRestoreConnector._unpack_nemo_file(str(ctc_nemo), str(ctc_folder))
+    for item in ctc_folder.iterdir():
+        if item.name == "model_config.yaml":
+            target = folder / "timestamps_asr_model_config.yaml"
+        elif item.name == "model_weights.ckpt":
+            target = folder / "timestamps_asr_model_weights.ckpt"
+        else:  # tokenizer artefacts, already uniquely named (<uuid>_tokenizer.model ...)
+            target = folder / item.name
+        shutil.move(str(item), str(target))
+    if out_path.exists():
+        out_path.unlink()
+    SaveRestoreConnector._make_nemo_file_from_folder(str(out_path), str(folder))
+
+
+def build_canary_model(path: Path, *, seed: int = 0, timestamps_model: bool = True) -> Path:
+    """Tiny Canary ``EncDecMultiTaskModel`` (``canary2`` prompt, en/de/es/fr), no ``validation_ds``.
+
+    ``timestamps_model=True`` (default) mirrors canary-1b-v2: a tiny CTC model is
+    packed inside the ``.nemo`` (``timestamps_asr_model_config.yaml`` /
+    ``timestamps_asr_model_weights.ckpt``) and ``transcribe(timestamps=True)`` gets
+    word/segment timestamps by forced alignment with it, so they are non-empty.
+    ``timestamps_model=False`` mirrors canary-1b-flash: timestamps are predicted as
+    ``<|N|>`` tokens, which a random model never produces, so with timestamps=True the
+    ``word``/``segment``/``char`` lists come back empty (the text is kept).
+    """
     path = Path(path)
     import nemo.collections.asr as nemo_asr
     from nemo.collections.common.tokenizers.canary_tokenizer import CanaryTokenizer
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     d_model = 64
     with _quiet_nemo(), _work_dir(path) as work:
         spl_dir = work / "spl_tokens"
         with _quiet_sentencepiece():
-            CanaryTokenizer.build_special_tokenizer(_canary_special_tokens(), spl_dir, force_rebuild=False)
+            CanaryTokenizer.build_special_tokenizer(
+                _canary_special_tokens(), spl_dir, force_rebuild=False
+            )
         (spl_dir / "train_text.txt").unlink(missing_ok=True)
         langs: Dict[str, Any] = {"spl_tokens": {"dir": str(spl_dir), "type": "bpe"}}
         for lang in CANARY_LANGUAGES:
             tok = _train_bpe(work / f"tok_{lang}", _CORPUS[lang], 48, lower_case=False)
             langs[lang] = {"dir": str(tok), "type": "bpe"}
 
-        cfg = OmegaConf.create(
-            {
-                "sample_rate": SAMPLE_RATE,
-                "label_smoothing": 0.0,
-                "context_len_for_AR_decoding": 5,
-                "log_prediction": False,
-                "prompt_format": "canary2",
-                "prompt_defaults": [
-                    {
-                        "role": "user",
-                        "slots": {
-                            "decodercontext": "",
-                            "source_lang": "<|en|>",
-                            "target_lang": "<|en|>",
-                            "emotion": "<|emo:undefined|>",
-                            "pnc": "<|pnc|>",
-                            "itn": "<|noitn|>",
-                            "diarize": "<|nodiarize|>",
-                            "timestamp": "<|notimestamp|>",
-                        },
-                    }
-                ],
-                "model_defaults": {"asr_enc_hidden": d_model, "lm_enc_hidden": d_model, "lm_dec_hidden": d_model},
-                # Deliberately NO validation_ds: Canary checkpoints ship without one.
-                "tokenizer": {
-                    "dir": None,
-                    "type": "agg",
-                    "langs": langs,
-                    "custom_tokenizer": {
-                        "_target_": "nemo.collections.common.tokenizers.canary_tokenizer.CanaryTokenizer",
-                        "tokenizer": None,
-                    },
-                },
-                "preprocessor": _preprocessor_cfg(),
-                "spec_augment": _spec_augment_cfg(),
-                "encoder": _encoder_cfg(d_model, 2, 4),
-                "transf_encoder": {
-                    "_target_": "nemo.collections.asr.modules.transformer.transformer_encoders.TransformerEncoder",
-                    "num_layers": 0,
-                    "hidden_size": d_model,
-                    "inner_size": 4 * d_model,
-                    "num_attention_heads": 4,
-                    "ffn_dropout": 0.0,
-                    "attn_score_dropout": 0.0,
-                    "attn_layer_dropout": 0.0,
-                    "mask_future": False,
-                    "pre_ln": True,
-                    "pre_ln_final_layer_norm": True,
-                },
-                "transf_decoder": {
-                    "_target_": "nemo.collections.asr.modules.transformer.get_nemo_transformer",
-                    "model_name": None,
-                    "pretrained": False,
-                    "encoder": None,
-                    "pre_ln_final_layer_norm": True,
-                    "config_dict": {
-                        "max_sequence_length": 1024,
-                        "num_token_types": 0,
-                        "embedding_dropout": 0.0,
-                        "learn_positional_encodings": False,
-                        "hidden_size": d_model,
-                        "inner_size": 4 * d_model,
-                        "num_layers": 2,
-                        "num_attention_heads": 4,
-                        "ffn_dropout": 0.0,
-                        "attn_score_dropout": 0.0,
-                        "attn_layer_dropout": 0.0,
-                        "hidden_act": "relu",
-                        "pre_ln": True,
-                        "vocab_size": None,
-                    },
-                },
-                "head": {
-                    "_target_": "nemo.collections.asr.parts.submodules.token_classifier.TokenClassifier",
-                    "num_layers": 1,
-                    "activation": "relu",
-                    "log_softmax": True,
-                    "hidden_size": d_model,
-                    "num_classes": None,
-                    "dropout": 0.0,
-                    "use_transformer_init": True,
-                },
-                "decoding": {
-                    "strategy": "beam",
-                    "return_best_hypothesis": True,
-                    "beam": {"beam_size": 1, "len_pen": 0.0, "max_generation_delta": 20},
-                },
-                "loss": {
-                    "_target_": "nemo.collections.common.losses.smoothed_cross_entropy.SmoothedCrossEntropyLoss",
-                    "label_smoothing": 0.0,
-                    "pad_id": None,
-                },
-                "optim": None,
-            }
-        )
-        _seed(seed)
-        model = nemo_asr.models.EncDecMultiTaskModel(cfg=cfg)
-        return _save(model, path)
+        with _seeded(seed):
+            cfg = OmegaConf.create(_canary_cfg(langs, d_model))
+            model = nemo_asr.models.EncDecMultiTaskModel(cfg=cfg)
+        _silence_special_outputs(model, allowed=[model.tokenizer.eos_id])
+        with open_dict(model.cfg):
+            model.cfg.pop("restore_timestamps_model", None)
+        if not timestamps_model:
+            return _save(model, path)
+
+        main_nemo = _save(model, work / "main.nemo")
+        ctc_nemo = _build_ctc(work / "timestamps_ctc.nemo", seed + 1, lower_case=False)
+        _embed_timestamps_model(main_nemo, ctc_nemo, path, work)
+        return path
+
+
+def build_canary_flash_model(path: Path, *, seed: int = 0) -> Path:
+    """canary-1b-flash-style variant of :func:`build_canary_model` (no timestamps model)."""
+    return build_canary_model(path, seed=seed, timestamps_model=False)
 
 
 _BUILDERS: Dict[str, Callable[..., Path]] = {
@@ -508,6 +639,7 @@ _BUILDERS: Dict[str, Callable[..., Path]] = {
     "ctc": build_ctc_model,
     "canary": build_canary_model,
     "large_tdt": build_large_tdt_model,
+    "canary_flash": build_canary_flash_model,
 }
 MODEL_KINDS = tuple(_BUILDERS)
 

@@ -106,12 +106,27 @@ def _studio(settings: Settings, layout: CacheLayout):  # noqa: ANN202 - lazy imp
 
 
 def _output_stems(inputs: Sequence[Path]) -> list[str]:
-    """``<input stem>``, disambiguated when two inputs share one (a.wav, a.mp3)."""
-    stems = [p.stem for p in inputs]
-    return [
-        f"{p.stem}_{p.suffix.lstrip('.')}" if stems.count(p.stem) > 1 and p.suffix else p.stem
+    """``<input stem>``, disambiguated when two inputs share one (a.wav, a.mp3).
+
+    Compared case-insensitively (Windows and macOS file systems); inputs that
+    still clash (the same name in two folders) get ``-2``, ``-3``...
+    """
+    stems = [p.stem.lower() for p in inputs]
+    names = [
+        f"{p.stem}_{p.suffix.lstrip('.')}" if stems.count(p.stem.lower()) > 1 and p.suffix
+        else p.stem
         for p in inputs
     ]
+    used: set[str] = set()
+    unique = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate.lower() in used:
+            n += 1
+            candidate = f"{name}-{n}"
+        used.add(candidate.lower())
+        unique.append(candidate)
+    return unique
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:

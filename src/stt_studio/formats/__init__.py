@@ -32,7 +32,8 @@ def _cues(transcript: Transcript) -> list[tuple[int, int, str]]:
     """Non-empty segments as (start_ms, end_ms, text) with end > start."""
     cues = []
     for seg in transcript.segments:
-        text = seg.text.strip()
+        # a blank line inside a cue would end it early (text lost, or a broken file)
+        text = " ".join(seg.text.split())
         if not text:
             continue
         start = to_ms(seg.start_s)

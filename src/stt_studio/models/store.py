@@ -95,10 +95,16 @@ def fetch(spec: ModelSpec, layout: CacheLayout, progress: Progress | None = None
             allow_patterns=["config.json", "preprocessor_config.json", "model.bin",
                             "tokenizer.json", "vocabulary.*"],
         ))
-    except OSError:
-        raise  # disk full, permissions, locks: translated by the caller
     except Exception as exc:  # noqa: BLE001 - hub/HTTP errors of many classes
+        if isinstance(exc, OSError) and not _is_hub_error(exc):
+            raise  # disk full, permissions, locks: translated by the caller
         raise _translate_hub_error(exc, spec, layout) from exc
+
+
+def _is_hub_error(exc: BaseException) -> bool:
+    """Hub and HTTP errors, some of which are OSErrors (LocalEntryNotFoundError, requests')."""
+    return type(exc).__module__.split(".")[0] in ("huggingface_hub", "httpx", "requests",
+                                                  "urllib3")
 
 
 def _translate_hub_error(exc: Exception, spec: ModelSpec, layout: CacheLayout) -> Exception:
@@ -108,6 +114,14 @@ def _translate_hub_error(exc: Exception, spec: ModelSpec, layout: CacheLayout) -
         return ModelNotFoundError(
             f"the hub has no model files for {spec.source}",
             causes=("The repository id is misspelled", "The repository is private or gated"),
+            paths=(layout.hf_hub_cache,), detail=f"{name}: {exc}",
+        )
+    if name == "LocalEntryNotFoundError" and "HF_HUB_OFFLINE" in str(exc):
+        return NetworkError(
+            f"{spec.source} is not in the cache and downloads are turned off (HF_HUB_OFFLINE)",
+            causes=("HF_HUB_OFFLINE is set, so only cached models can be used",),
+            remedies=("Unset HF_HUB_OFFLINE (or set it to 0) and try again",
+                      "Or use a model that is already cached (see `stt-studio models`)"),
             paths=(layout.hf_hub_cache,), detail=f"{name}: {exc}",
         )
     if name == "GatedRepoError":

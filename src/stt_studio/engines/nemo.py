@@ -1,0 +1,261 @@
+"""NVIDIA NeMo ASR models (Parakeet TDT/CTC/RNNT, Canary). The only module importing NeMo.
+
+Models are always restored from a folder the studio extracted once into its
+cache (``SaveRestoreConnector.model_extracted_dir``), so no load unpacks the
+``.nemo`` into a temp dir. The temp dirs NeMo still opens (one per
+``transcribe()`` call, empty for numpy input) get a cleanup that retries and
+then leaves the folder, so a locked leftover never throws away a built model
+or a finished transcript.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import sys
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from stt_studio.domain import (
+    SAMPLE_RATE_HZ, Audio, ModelSpec, Segment, Task, TranscriptionOptions, Word,
+)
+from stt_studio.engines.base import EngineOutput, ModelInfo
+from stt_studio.errors import InvalidOptionError, UnexpectedError
+from stt_studio.fsops import RobustTemporaryDirectory
+from stt_studio.retry import Retrier
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW_S = 480.0  # NVIDIA's demos switch to local attention above ~8 min
+# NeMo modules whose ``with tempfile.TemporaryDirectory()`` blocks guard real work
+_TEMPDIR_MODULES = (
+    "nemo.core.connectors.save_restore_connector",
+    "nemo.collections.asr.parts.mixins.transcription",
+)
+_NOISY_LOGGERS = ("nv_one_logger", "hydra.utils", "lhotse", "pytorch_lightning", "lightning")
+
+
+def quiet_nemo() -> None:
+    """NeMo logs INFO lines to stdout; keep stdout for transcripts."""
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # "Error getting class ... get_nemo_transformer" on every Canary load is harmless
+    logging.getLogger("hydra.utils").setLevel(logging.CRITICAL)
+    nemo_logging = sys.modules.get("nemo.utils")
+    if nemo_logging is not None:
+        nemo_logging.logging.setLevel(logging.ERROR)
+
+
+def _import_asr() -> ModuleType:
+    quiet_nemo()
+    with contextlib.redirect_stdout(sys.stderr):
+        module = importlib.import_module("nemo.collections.asr")
+    quiet_nemo()
+    return module
+
+
+class _HardenedTempfile:
+    """Stands in for the ``tempfile`` module inside NeMo's modules."""
+
+    def __init__(self, retrier: Retrier) -> None:
+        import tempfile
+
+        self._real = tempfile
+        self.TemporaryDirectory = partial(RobustTemporaryDirectory, retrier=retrier)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def harden_tempdirs(retrier: Retrier) -> None:
+    hardened = _HardenedTempfile(retrier)
+    for name in _TEMPDIR_MODULES:
+        module = importlib.import_module(name)
+        module.tempfile = hardened  # type: ignore[attr-defined]
+
+
+def create_engine(retrier: Retrier) -> NemoEngine:
+    return NemoEngine(retrier)
+
+
+@dataclass(slots=True)
+class NemoEngine:
+    retrier: Retrier
+
+    def resolve_device(self, requested: str) -> str:
+        if requested != "auto":
+            return requested
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def load(self, spec: ModelSpec, model_dir: Path, device: str) -> NemoModel:
+        asr = _import_asr()
+        harden_tempdirs(self.retrier)
+        import torch
+        from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
+
+        def restore() -> Any:
+            connector = SaveRestoreConnector()
+            connector.model_extracted_dir = str(model_dir)
+            with contextlib.redirect_stdout(sys.stderr):
+                return asr.models.ASRModel.restore_from(
+                    str(model_dir), save_restore_connector=connector,
+                    map_location=torch.device(device),
+                )
+
+        log.info("loading NeMo model %s from %s on %s", spec.name, model_dir, device)
+        try:
+            model = self.retrier.run(restore, f"load {model_dir}")
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - NeMo/Hydra raise many foreign types
+            raise UnexpectedError(
+                f"NeMo could not build the model {spec.name}",
+                causes=("The model needs a newer NeMo than 3.0.0",
+                        "The .nemo file is damaged or not an ASR model"),
+                remedies=("Check the model card for the NeMo version it needs",
+                          "Delete it from the cache (`stt-studio models rm NAME`) and pull again"),
+                paths=(model_dir,),
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+        model.eval()
+        quiet_nemo()
+        return NemoModel(spec=spec, device=device, info=_model_info(model, spec), model=model)
+
+
+def _is_multitask(model: Any) -> bool:
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+
+    return isinstance(model, EncDecMultiTaskModel)
+
+
+def _model_info(model: Any, spec: ModelSpec) -> ModelInfo:
+    if _is_multitask(model):
+        langs = tuple(lang for lang in getattr(model.tokenizer, "langs", []) if lang != "spl_tokens")
+        timestamps = getattr(model, "prompt_format", "") != "canary"
+        return ModelInfo(langs or spec.languages, translates=True, timestamps=timestamps,
+                         max_window_s=MAX_WINDOW_S)
+    return ModelInfo(spec.languages, translates=False, timestamps=True, max_window_s=MAX_WINDOW_S)
+
+
+@dataclass(slots=True)
+class NemoModel:
+    spec: ModelSpec
+    device: str
+    info: ModelInfo
+    model: Any = field(repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return int(self.model.cfg.preprocessor.sample_rate)
+
+    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+        kwargs, language = self._prompt(options)
+        samples = _resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
+        if samples.size == 0:
+            return EngineOutput((), language)
+        with self._lock, contextlib.redirect_stdout(sys.stderr):
+            hyps = self.model.transcribe(
+                [samples], batch_size=1, verbose=False, timestamps=self.info.timestamps, **kwargs
+            )
+        hyp = hyps[0] if isinstance(hyps, list) else hyps
+        if isinstance(hyp, list):  # some versions return (best, all) lists
+            hyp = hyp[0]
+        segments = _segments(hyp, len(samples) / self.sample_rate_hz)
+        if not options.word_timestamps:
+            segments = tuple(Segment(s.start_s, s.end_s, s.text) for s in segments)
+        return EngineOutput(segments, language,
+                            has_timestamps=any(s.words for s in segments) or len(segments) > 1)
+
+    def _prompt(self, options: TranscriptionOptions) -> tuple[dict[str, Any], str | None]:
+        langs = self.info.languages
+        if not self.info.translates:
+            if options.task is Task.TRANSLATE:
+                raise InvalidOptionError(
+                    f"{self.spec.name} transcribes only; it cannot translate",
+                    remedies=("Use a Canary model (e.g. nvidia/canary-180m-flash) to translate",),
+                )
+            if options.language and langs and options.language not in langs:
+                raise InvalidOptionError(
+                    f"{self.spec.name} does not support the language {options.language!r}",
+                    remedies=(f"Use one of: {', '.join(langs)}",),
+                )
+            return {}, options.language or (langs[0] if len(langs) == 1 else None)
+        source = options.language or "en"
+        if options.task is Task.TRANSLATE:
+            target = options.target_language or ("en" if source != "en" else None)
+            if target is None or target == source:
+                raise InvalidOptionError(
+                    "translation needs a target language different from the spoken one",
+                    remedies=(f"Pass --target-language, one of: {', '.join(langs)}",),
+                )
+        else:
+            target = source
+        for code in (source, target):
+            if langs and code not in langs:
+                raise InvalidOptionError(
+                    f"{self.spec.name} does not support the language {code!r}",
+                    remedies=(f"Use one of: {', '.join(langs)}",),
+                )
+        task = "ast" if options.task is Task.TRANSLATE else "asr"
+        return {"source_lang": source, "target_lang": target, "pnc": "yes", "task": task}, target
+
+    def close(self) -> None:
+        with self._lock:
+            self.model = None
+
+
+def _resample(samples: np.ndarray, rate_hz: int, target_hz: int) -> np.ndarray:
+    if rate_hz == target_hz:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate_hz, target_hz)
+    return resample_poly(samples, target_hz // g, rate_hz // g).astype(np.float32)
+
+
+def _num(value: Any) -> float:
+    """NeMo returns numpy scalars from CTC models; make plain floats."""
+    return float(value.item() if hasattr(value, "item") else value)
+
+
+def _segments(hyp: Any, duration_s: float) -> tuple[Segment, ...]:
+    text = (getattr(hyp, "text", "") or "").strip()
+    stamps = hyp.timestamp if isinstance(getattr(hyp, "timestamp", None), dict) else {}
+    words = [
+        Word(_num(w["start"]), _num(w["end"]), str(w["word"]).strip())
+        for w in stamps.get("word", []) or []
+        if str(w.get("word", "")).strip()
+    ]
+    raw_segments = [s for s in stamps.get("segment", []) or [] if str(s.get("segment", "")).strip()]
+    if raw_segments:
+        out = []
+        pending = list(words)
+        for i, seg in enumerate(raw_segments):
+            start, end = _num(seg["start"]), _num(seg["end"])
+            last = i == len(raw_segments) - 1
+            mine = [w for w in pending if last or w.start_s < end]
+            pending = pending[len(mine):]
+            out.append(Segment(start, end, str(seg["segment"]).strip(), tuple(mine)))
+        return tuple(out)
+    if words:
+        return (Segment(words[0].start_s, words[-1].end_s, text or " ".join(w.text for w in words),
+                        tuple(words)),)
+    if text:
+        return (Segment(0.0, duration_s, text),)
+    return ()
+
+
+__all__ = ["NemoEngine", "NemoModel", "create_engine", "harden_tempdirs", "quiet_nemo",
+           "SAMPLE_RATE_HZ"]

@@ -1,0 +1,88 @@
+"""Test-wide set-up: a private cache prepared before any heavy import, no network.
+
+The studio's own rule — point every cache and temp variable at the cache
+before torch/NeMo are imported — applies to the test process too, so this
+runs at import time of the conftest, ahead of every test module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="stt-studio-tests-"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing leaves
+os.environ.pop("STT_STUDIO_CACHE_DIR", None)
+
+from stt_studio.cache import prepare_cache  # noqa: E402
+
+SESSION_LAYOUT = prepare_cache(_SESSION_DIR / "cache")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    path: Path
+    text: str | None
+    group: str
+    duration_s: float | None
+    language: str | None
+
+
+def load_manifest() -> list[Clip]:
+    manifest = SHARED_AUDIO / "manifest.jsonl"
+    if not manifest.is_file():
+        pytest.skip(f"shared audio not found at {SHARED_AUDIO}")
+    clips = []
+    for line in manifest.read_text("utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            clips.append(Clip(SHARED_AUDIO / row["audio"], row.get("text"), row["group"],
+                              row.get("duration_s"), row.get("language")))
+    return clips
+
+
+@pytest.fixture(scope="session")
+def manifest() -> list[Clip]:
+    return load_manifest()
+
+
+@pytest.fixture(scope="session")
+def session_layout():
+    """The cache shared by the whole test session (models extracted once)."""
+    return SESSION_LAYOUT
+
+
+@pytest.fixture(scope="session")
+def session_studio(session_layout):
+    """One Studio for the session, so real models load once."""
+    from stt_studio.service import Studio
+    from stt_studio.settings import Settings
+
+    return Studio(Settings(cache_dir=session_layout.root, device="cpu"), session_layout)
+
+
+@pytest.fixture()
+def fresh_layout(tmp_path: Path, session_layout):
+    """A separate, empty cache; the process env keeps pointing at the session's."""
+    from stt_studio.cache import CacheLayout
+
+    layout = CacheLayout(tmp_path / "cache")
+    for folder in (layout.root, layout.tmp_dir, layout.hf_hub_cache, layout.nemo_cache,
+                   layout.extracted_dir, layout.locks_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    return layout

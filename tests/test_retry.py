@@ -1,0 +1,178 @@
+"""Retrier: lock errors retried under the policy, everything else raised at once."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+import pytest
+
+from stt_studio.retry import Retrier, RetryPolicy
+
+
+class FakeClock:
+    """Time that only moves when the retrier sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def locked() -> PermissionError:
+    exc = PermissionError(13, "The process cannot access the file because it is being used "
+                              "by another process", "model_weights.ckpt")
+    exc.winerror = 32  # type: ignore[attr-defined]
+    return exc
+
+
+class FlakyFile:
+    """Raises ``failures`` lock errors, then returns a value."""
+
+    def __init__(self, failures: int, error=locked) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.error = error
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error()
+        return "loaded"
+
+
+def make(policy: RetryPolicy | None = None):
+    fake = FakeClock()
+    hooks: list[int] = []
+    retrier = Retrier(policy or RetryPolicy(), sleep=fake.sleep, clock=fake.clock,
+                      between_tries=lambda: hooks.append(len(fake.sleeps)))
+    return retrier, fake, hooks
+
+
+def test_lock_released_after_two_failures_succeeds(caplog):
+    retrier, fake, hooks = make()
+    fn = FlakyFile(2)
+    with caplog.at_level(logging.WARNING, logger="stt_studio.retry"):
+        assert retrier.run(fn, "load model.nemo") == "loaded"
+    assert fn.calls == 3
+    assert fake.sleeps == [0.1, 0.2]
+    messages = [r.getMessage() for r in caplog.records if r.name == "stt_studio.retry"]
+    assert len(messages) == 2
+    assert "load model.nemo" in messages[0] and "retry 1/3" in messages[0]
+    assert "retry 2/3" in messages[1]
+    assert all("locked" in m for m in messages)
+
+
+def test_persistent_lock_raises_the_last_error_after_all_delays(caplog):
+    retrier, fake, _ = make()
+    fn = FlakyFile(99)
+    with caplog.at_level(logging.WARNING, logger="stt_studio.retry"):
+        with pytest.raises(PermissionError) as info:
+            retrier.run(fn, "load model.nemo")
+    assert info.value.winerror == 32
+    assert fn.calls == 4
+    assert fake.sleeps == [0.1, 0.2, 0.3]
+    assert len([r for r in caplog.records if r.name == "stt_studio.retry"]) == 3
+
+
+@pytest.mark.parametrize("error", [
+    lambda: PermissionError(errno.EACCES, "Permission denied", "x"),
+    lambda: FileNotFoundError(errno.ENOENT, "No such file or directory", "x"),
+    lambda: OSError(errno.ENOSPC, "No space left on device", "x"),
+    lambda: ValueError("not an OSError at all"),
+])
+def test_non_lock_error_is_raised_at_once(error):
+    retrier, fake, hooks = make()
+    fn = FlakyFile(1, error=error)
+    with pytest.raises(type(error())):
+        retrier.run(fn, "x")
+    assert fn.calls == 1
+    assert fake.sleeps == []
+    assert hooks == []
+
+
+def test_ebusy_is_retried():
+    retrier, fake, _ = make()
+    fn = FlakyFile(1, error=lambda: OSError(errno.EBUSY, "Device or resource busy"))
+    assert retrier.run(fn, "x") == "loaded"
+    assert fake.sleeps == [0.1]
+
+
+def test_max_total_s_stops_before_the_delays_run_out(caplog):
+    retrier, fake, _ = make(RetryPolicy(delays_s=(1.0, 1.0, 1.0, 1.0), max_total_s=2.5))
+    fn = FlakyFile(99)
+    with caplog.at_level(logging.WARNING, logger="stt_studio.retry"):
+        with pytest.raises(PermissionError):
+            retrier.run(fn, "load x")
+    assert fake.sleeps == [1.0, 1.0]  # a third second would exceed 2.5 s
+    assert fn.calls == 3
+    assert sum(fake.sleeps) <= 2.5
+    assert any("giving up" in r.getMessage() for r in caplog.records)
+
+
+def test_max_total_s_counts_the_time_the_calls_themselves_take():
+    fake = FakeClock()
+
+    def slow_locked():
+        fake.now += 5.0  # each try takes 5 s (e.g. a slow network drive)
+        raise locked()
+
+    retrier = Retrier(RetryPolicy(delays_s=(0.1, 0.1, 0.1), max_total_s=8.0),
+                      sleep=fake.sleep, clock=fake.clock, between_tries=lambda: None)
+    with pytest.raises(PermissionError):
+        retrier.run(slow_locked, "x")
+    assert fake.sleeps == [0.1]
+
+
+def test_between_tries_runs_before_each_wait():
+    retrier, fake, hooks = make()
+    assert retrier.run(FlakyFile(3), "x") == "loaded"
+    # called once per retry, each time before that retry's sleep
+    assert hooks == [0, 1, 2]
+    assert fake.sleeps == [0.1, 0.2, 0.3]
+
+
+def test_empty_delays_means_one_try():
+    retrier, fake, _ = make(RetryPolicy(delays_s=()))
+    with pytest.raises(PermissionError):
+        retrier.run(FlakyFile(1), "x")
+    assert fake.sleeps == []
+
+
+def test_success_first_time_does_not_sleep():
+    retrier, fake, hooks = make()
+    assert retrier.run(lambda: 42, "x") == 42
+    assert fake.sleeps == [] and hooks == []
+
+
+def test_policy_parse():
+    policy = RetryPolicy.parse("0.5, 1,2.5,", max_total_s=4)
+    assert policy.delays_s == (0.5, 1.0, 2.5)
+    assert policy.max_total_s == 4.0
+    assert RetryPolicy.parse("").delays_s == ()
+    assert RetryPolicy.parse("0.1").max_total_s == RetryPolicy().max_total_s
+
+
+@pytest.mark.parametrize("text", ["0.1,abc", "1;2"])
+def test_policy_parse_rejects_garbage(text):
+    with pytest.raises(ValueError):
+        RetryPolicy.parse(text)
+
+
+def test_policy_validates():
+    with pytest.raises(ValueError, match=">= 0"):
+        RetryPolicy(delays_s=(0.1, -1.0))
+    with pytest.raises(ValueError, match="max_total_s"):
+        RetryPolicy(max_total_s=0)
+
+
+def test_default_policy():
+    policy = RetryPolicy()
+    assert policy.delays_s == (0.1, 0.2, 0.3)
+    assert policy.max_total_s > sum(policy.delays_s)
