@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="stt-studio-tests-"))
+(_SESSION_DIR / "home").mkdir()
+os.environ["HOME"] = str(_SESSION_DIR / "home")  # nothing a test runs may touch ~
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing leaves
@@ -86,3 +88,33 @@ def fresh_layout(tmp_path: Path, session_layout):
                    layout.extracted_dir, layout.locks_dir):
         folder.mkdir(parents=True, exist_ok=True)
     return layout
+
+
+@pytest.fixture(scope="session")
+def tiny_nemo() -> dict[str, Path]:
+    """Real NeMo models with random weights, saved as .nemo once per session."""
+    from tests.support.nemo_models import build_model
+
+    folder = _SESSION_DIR / "nemo_models"
+    folder.mkdir(exist_ok=True)
+    return {kind: build_model(kind, folder / f"tiny_{kind}.nemo")
+            for kind in ("tdt", "ctc", "canary")}
+
+
+@pytest.fixture(scope="session")
+def jfk() -> Path:
+    path = SHARED_AUDIO / "A_short_en" / "jfk" / "jfk.flac"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+def make_studio(layout, **settings):
+    """A Studio over ``layout`` with fast retries unless told otherwise."""
+    from stt_studio.retry import RetryPolicy
+    from stt_studio.service import Studio
+    from stt_studio.settings import Settings
+
+    settings.setdefault("device", "cpu")
+    settings.setdefault("retry", RetryPolicy())
+    return Studio(Settings(cache_dir=layout.root, **settings), layout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from stt_studio.domain import EngineKind
 from stt_studio.engines.base import Engine
@@ -28,7 +29,9 @@ def engine_available(kind: EngineKind) -> bool:
     return importlib.util.find_spec(top) is not None
 
 
-def get_engine(kind: EngineKind, retrier: Retrier) -> Engine:
+def get_engine(kind: EngineKind, retrier: Retrier, scratch_home: Path) -> Engine:
+    """The engine for ``kind``; ``scratch_home`` is a cache folder that stands in
+    for the user's home while noisy dependencies import."""
     module_name, package, command = _MODULES[kind]
     if not engine_available(kind):
         raise EngineMissingError(
@@ -38,4 +41,4 @@ def get_engine(kind: EngineKind, retrier: Retrier) -> Engine:
                       "Or run `make test`/`make run`, which install everything"),
         )
     module = importlib.import_module(module_name)
-    return module.create_engine(retrier)
+    return module.create_engine(retrier, scratch_home)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -53,12 +55,33 @@ def quiet_nemo() -> None:
         nemo_logging.logging.setLevel(logging.ERROR)
 
 
-def _import_asr() -> ModuleType:
+@contextlib.contextmanager
+def _home(folder: Path) -> Iterator[None]:
+    """Point the home folder elsewhere for the duration of an import.
+
+    lhotse (imported by NeMo) creates ``~/.lhotse/tools`` unconditionally at
+    import time; this keeps the user's home untouched.
+    """
+    saved = {k: os.environ.get(k) for k in ("HOME", "USERPROFILE")}
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["HOME"] = os.environ["USERPROFILE"] = str(folder)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _import_asr(home: Path) -> ModuleType:
     quiet_nemo()
-    with contextlib.redirect_stdout(sys.stderr):
-        module = importlib.import_module("nemo.collections.asr")
+    if "nemo.collections.asr" not in sys.modules:
+        with _home(home), contextlib.redirect_stdout(sys.stderr):
+            importlib.import_module("nemo.collections.asr")
     quiet_nemo()
-    return module
+    return sys.modules["nemo.collections.asr"]
 
 
 class _HardenedTempfile:
@@ -81,13 +104,14 @@ def harden_tempdirs(retrier: Retrier) -> None:
         module.tempfile = hardened  # type: ignore[attr-defined]
 
 
-def create_engine(retrier: Retrier) -> NemoEngine:
-    return NemoEngine(retrier)
+def create_engine(retrier: Retrier, scratch_home: Path) -> NemoEngine:
+    return NemoEngine(retrier, scratch_home)
 
 
 @dataclass(slots=True)
 class NemoEngine:
     retrier: Retrier
+    scratch_home: Path  # stands in for ~ while NeMo's dependencies import
 
     def resolve_device(self, requested: str) -> str:
         if requested != "auto":
@@ -97,7 +121,7 @@ class NemoEngine:
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def load(self, spec: ModelSpec, model_dir: Path, device: str) -> NemoModel:
-        asr = _import_asr()
+        asr = _import_asr(self.scratch_home)
         harden_tempdirs(self.retrier)
         import torch
         from nemo.core.connectors.save_restore_connector import SaveRestoreConnector

@@ -15,7 +15,7 @@ from stt_studio.retry import Retrier
 log = logging.getLogger(__name__)
 
 
-def create_engine(retrier: Retrier) -> WhisperEngine:
+def create_engine(retrier: Retrier, scratch_home: Path) -> WhisperEngine:
     return WhisperEngine(retrier)
 
 

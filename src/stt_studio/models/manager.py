@@ -38,7 +38,7 @@ class ModelManager:
 
     def get(self, spec: ModelSpec, device: str, progress: Progress | None = None) -> LoadedModel:
         with self._lock:
-            engine = get_engine(spec.engine, self._retrier)
+            engine = get_engine(spec.engine, self._retrier, self._layout.xdg_cache / "home")
             resolved_device = engine.resolve_device(device)
             key = (spec.name, resolved_device)
             model = self._models.get(key)

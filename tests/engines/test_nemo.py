@@ -1,0 +1,181 @@
+"""The NeMo engine on real NeMo models (random weights, built at test time).
+
+Transcripts of random-weight models are noise, so these tests check the
+mechanics: loading paths, timestamps as plain floats, options, windows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stt_studio.domain import Audio, Task, TranscriptionOptions
+from stt_studio.errors import InvalidOptionError
+from stt_studio.formats import to_json
+from stt_studio.models import extract
+from tests.conftest import make_studio
+
+pytestmark = pytest.mark.slow
+
+
+def assert_well_formed(transcript, duration_s: float) -> None:
+    assert transcript.duration_s == pytest.approx(duration_s, abs=0.01)
+    previous = 0.0
+    for seg in transcript.segments:
+        assert 0.0 <= seg.start_s <= seg.end_s <= duration_s + 1e-6
+        assert seg.start_s >= previous - 1e-6
+        previous = seg.start_s
+        for word in seg.words:
+            assert 0.0 <= word.start_s <= word.end_s <= duration_s + 1e-6
+            assert isinstance(word.start_s, float) and isinstance(word.end_s, float)
+    json.loads(to_json(transcript))  # numpy scalars would fail here
+
+
+@pytest.mark.parametrize("kind", ["tdt", "ctc", "canary"])
+def test_local_nemo_file_transcribes_real_speech(kind, tiny_nemo, fresh_layout, jfk):
+    studio = make_studio(fresh_layout)
+    result = studio.transcribe_file(jfk, str(tiny_nemo[kind]))
+    transcript = result.transcript
+    assert_well_formed(transcript, 11.0)
+    assert transcript.model == str(tiny_nemo[kind].resolve())
+    assert result.device == "cpu"
+    if kind in ("ctc", "canary"):  # these produce word timestamps even with random weights
+        assert any(seg.words for seg in transcript.segments) or not transcript.text
+
+
+def test_extracted_folder_loads_without_the_archive(tiny_nemo, fresh_layout, tmp_path, jfk):
+    folder = tmp_path / "tdt_extracted"
+    from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
+
+    SaveRestoreConnector._unpack_nemo_file(str(tiny_nemo["tdt"]), str(folder))
+    studio = make_studio(fresh_layout)
+    loaded = studio.load(str(folder))
+    assert loaded.spec.local and loaded.spec.engine.value == "nemo"
+    assert_well_formed(studio.transcribe_file(jfk, str(folder)).transcript, 11.0)
+    assert not any(fresh_layout.extracted_dir.glob("[0-9a-f]*"))  # used in place
+
+
+def prefill_hf_cache(hub_cache: Path, repo_id: str, nemo_file: Path) -> Path:
+    """The on-disk layout huggingface_hub leaves after downloading one file."""
+    org, name = repo_id.split("/")
+    repo = hub_cache / f"models--{org}--{name}"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    blob = repo / "blobs" / "deadbeef"
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(nemo_file, blob)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / f"{name}.nemo").symlink_to(Path("..") / ".." / "blobs" / "deadbeef")
+    return snapshot / f"{name}.nemo"
+
+
+def test_hub_name_resolves_from_prefilled_cache_without_network(tiny_nemo, fresh_layout, jfk):
+    prefill_hf_cache(fresh_layout.hf_hub_cache, "acme/tiny-parakeet", tiny_nemo["tdt"])
+    studio = make_studio(fresh_layout)
+    result = studio.transcribe_file(jfk, "acme/tiny-parakeet")
+    assert result.transcript.model == "acme/tiny-parakeet"
+    listed = {m.spec.name for m in studio.list_models()}
+    assert "nvidia/parakeet-tdt-0.6b-v2" in listed
+    (extracted,) = [p for p in fresh_layout.extracted_dir.iterdir() if extract.is_complete(p)]
+    assert "models--acme--tiny-parakeet" in extract.extraction_source(extracted)
+
+
+def test_registry_name_and_nemo_from_pretrained_share_the_cache(tiny_nemo, session_layout):
+    """NeMo's own from_pretrained finds what our resolver finds: same HF layout."""
+    prefill_hf_cache(session_layout.hf_hub_cache, "nvidia/parakeet-tdt-0.6b-v2", tiny_nemo["tdt"])
+    try:
+        studio = make_studio(session_layout)
+        loaded = studio.load("nvidia/parakeet-tdt-0.6b-v2")
+        assert loaded.spec.nemo_filename == "parakeet-tdt-0.6b-v2.nemo"
+        from nemo.collections.asr.models import ASRModel
+
+        model = ASRModel.from_pretrained("nvidia/parakeet-tdt-0.6b-v2", map_location="cpu")
+        assert type(model).__name__ == type(loaded.model).__name__
+        studio.remove("nvidia/parakeet-tdt-0.6b-v2")
+        assert not (session_layout.hf_hub_cache / "models--nvidia--parakeet-tdt-0.6b-v2").exists()
+    finally:
+        shutil.rmtree(session_layout.hf_hub_cache / "models--nvidia--parakeet-tdt-0.6b-v2",
+                      ignore_errors=True)
+
+
+class Spy:
+    def __init__(self, monkeypatch, target, name):
+        self.calls = []
+        original = getattr(target, name)
+
+        def wrapper(*args, **kwargs):
+            self.calls.append(args)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(target, name, wrapper)
+
+
+def test_warm_load_creates_no_temp_dir_and_extracts_nothing(tiny_nemo, fresh_layout, monkeypatch):
+    import tarfile
+
+    cold = make_studio(fresh_layout)
+    cold.load(str(tiny_nemo["ctc"]))
+    (folder,) = [p for p in fresh_layout.extracted_dir.iterdir() if extract.is_complete(p)]
+    stamp = (folder / extract.MARKER).stat().st_mtime_ns
+
+    mkdtemp = Spy(monkeypatch, tempfile, "mkdtemp")
+    tar_open = Spy(monkeypatch, tarfile, "open")
+    unpack = Spy(monkeypatch, extract, "_unpack")
+    warm = make_studio(fresh_layout)  # a new process' worth of state: nothing loaded
+    warm.load(str(tiny_nemo["ctc"]))
+    assert mkdtemp.calls == [] and tar_open.calls == [] and unpack.calls == []
+    assert (folder / extract.MARKER).stat().st_mtime_ns == stamp
+    assert list(fresh_layout.tmp_dir.iterdir()) == []
+
+
+def test_numpy_transcribe_leaves_temp_dir_empty(tiny_nemo, session_studio):
+    loaded = session_studio.load(str(tiny_nemo["tdt"]))
+    before = set(Path(tempfile.gettempdir()).iterdir())
+    audio = Audio(np.zeros(16000, dtype=np.float32), 16000)
+    loaded.transcribe(audio, TranscriptionOptions())
+    assert set(Path(tempfile.gettempdir()).iterdir()) == before
+
+
+def test_canary_language_and_translation_options(tiny_nemo, session_studio, jfk):
+    loaded = session_studio.load(str(tiny_nemo["canary"]))
+    assert {"en", "de", "es", "fr"} <= set(loaded.info.languages)
+    assert loaded.info.translates
+    out = session_studio.transcribe_file(
+        jfk, str(tiny_nemo["canary"]),
+        TranscriptionOptions(language="en", task=Task.TRANSLATE, target_language="de"),
+    )
+    assert out.transcript.language == "de"
+    with pytest.raises(InvalidOptionError) as info:
+        session_studio.transcribe_file(jfk, str(tiny_nemo["canary"]),
+                                       TranscriptionOptions(language="ja"))
+    assert "'ja'" in info.value.render() and "en" in info.value.render()
+    with pytest.raises(InvalidOptionError, match="target language"):
+        session_studio.transcribe_file(jfk, str(tiny_nemo["canary"]),
+                                       TranscriptionOptions(language="en", task=Task.TRANSLATE))
+
+
+def test_transducer_refuses_translation(tiny_nemo, session_studio, jfk):
+    with pytest.raises(InvalidOptionError) as info:
+        session_studio.transcribe_file(jfk, str(tiny_nemo["tdt"]),
+                                       TranscriptionOptions(task=Task.TRANSLATE))
+    assert "Canary" in info.value.render()
+
+
+def test_long_audio_is_windowed_and_merged_in_order(tiny_nemo, fresh_layout, jfk, monkeypatch):
+    from stt_studio.audio.decode import decode_file
+
+    studio = make_studio(fresh_layout, long_audio_window_s=30.0)
+    loaded = studio.load(str(tiny_nemo["ctc"]))
+    clip = decode_file(jfk)
+    long = Audio(np.concatenate([clip.samples] * 7), 16000)  # 77 s
+    calls = Spy(monkeypatch, loaded.model, "transcribe")
+    transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions())
+    assert len(calls.calls) == 4  # 0-30, 20-50, 40-70, 60-77 s (10 s overlaps)
+    assert_well_formed(transcript, 77.0)
