@@ -50,9 +50,8 @@ def quiet_nemo() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     # "Error getting class ... get_nemo_transformer" on every Canary load is harmless
     logging.getLogger("hydra.utils").setLevel(logging.CRITICAL)
-    nemo_logging = sys.modules.get("nemo.utils")
-    if nemo_logging is not None:
-        nemo_logging.logging.setLevel(logging.ERROR)
+    # not nemo.utils.logging.setLevel(): that also re-levels every handler it can see
+    logging.getLogger("nemo_logger").setLevel(logging.ERROR)
 
 
 @contextlib.contextmanager
