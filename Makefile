@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 SAMPLE ?= $(firstword $(wildcard ../shared/audio/A_short_en/jfk/jfk.flac) \
-            $(wildcard tests/data/*.wav))
+            $(wildcard ../shared/audio/*/*/*.wav))
 PYTEST_ARGS ?=
 
 .PHONY: setup run test bench clean-cache
@@ -11,6 +11,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
+	@test -n "$(SAMPLE)" || { echo "make run: no sample recording found; try: make run SAMPLE=path/to/audio"; exit 1; }
 	$(VENV)/bin/stt-studio transcribe $(SAMPLE)
 
 test: setup

@@ -179,3 +179,19 @@ def test_long_audio_is_windowed_and_merged_in_order(tiny_nemo, fresh_layout, jfk
     transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions())
     assert len(calls.calls) == 4  # 0-30, 20-50, 40-70, 60-77 s (10 s overlaps)
     assert_well_formed(transcript, 77.0)
+
+
+@pytest.mark.parametrize("kind", ["tdt", "ctc", "canary"])
+def test_cached_load_has_exactly_the_weights_of_plain_restore(kind, tiny_nemo, session_studio):
+    """The fast path (extracted folder, no random init, mmap) changes no weight."""
+    import torch
+    import torch.nn.init as init
+    from nemo.collections.asr.models import ASRModel
+
+    normal_before = init.normal_
+    ours = session_studio.load(str(tiny_nemo[kind])).model
+    plain = ASRModel.restore_from(str(tiny_nemo[kind]), map_location="cpu")
+    a, b = plain.state_dict(), ours.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    assert init.normal_ is normal_before  # the init functions are restored afterwards

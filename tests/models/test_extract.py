@@ -145,3 +145,34 @@ def test_two_processes_extract_the_same_model_once(tiny_nemo, tmp_path):
     assert all(p.returncode == 0 for p in procs)
     assert sorted(int(o[0]) for o in outputs) == [0, 1]  # exactly one extracted
     assert outputs[0][1] == outputs[1][1] and all(o[2] == "True" for o in outputs)
+
+
+def test_waiting_on_another_process_is_bounded_and_explained(tiny_nemo, fresh_layout,
+                                                             monkeypatch, caplog):
+    """A studio that hangs while holding the cache entry's lock cannot hang us."""
+    sha = extract.content_hash(tiny_nemo["ctc"], fresh_layout, retrier())
+    lock_path = fresh_layout.locks_dir / f"{sha[:32]}.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from filelock import FileLock\n"
+         "with FileLock(sys.argv[1]):\n print('held', flush=True); time.sleep(30)",
+         str(lock_path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(extract, "LOCK_POLL_S", 0.2)
+        monkeypatch.setattr(extract, "LOCK_TIMEOUT_S", 1.0)
+        caplog.set_level(logging.INFO, logger="stt_studio")
+        started = time.monotonic()
+        with pytest.raises(FileLockedError) as info:
+            extract.extracted_dir(tiny_nemo["ctc"], fresh_layout, retrier())
+        assert time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "another stt-studio process" in info.value.render()
+    assert str(lock_path) in info.value.render()
+    assert any("waiting for another" in r.getMessage() for r in caplog.records)
+    # once the other process is gone, the same call succeeds
+    assert extract.is_complete(extract.extracted_dir(tiny_nemo["ctc"], fresh_layout, retrier()))

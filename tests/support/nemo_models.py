@@ -370,6 +370,11 @@ def build_large_tdt_model(path: Path, *, seed: int = 0) -> Path:
     return _build_tdt(path, seed, d_model=512, n_layers=17, n_heads=8, pred_hidden=640, vocab=1024)
 
 
+def build_parakeet_shaped_model(path: Path, *, seed: int = 0) -> Path:
+    """parakeet-tdt-0.6b-v2-shaped model (~600 M parameters, ~2.4 GB .nemo), for benchmarks."""
+    return _build_tdt(path, seed, d_model=1024, n_layers=24, n_heads=8, pred_hidden=640, vocab=1024)
+
+
 def _build_ctc(path: Path, seed: int, *, lower_case: bool) -> Path:
     path = Path(path)
     import nemo.collections.asr as nemo_asr
@@ -639,6 +644,7 @@ _BUILDERS: Dict[str, Callable[..., Path]] = {
     "ctc": build_ctc_model,
     "canary": build_canary_model,
     "large_tdt": build_large_tdt_model,
+    "parakeet_shaped": build_parakeet_shaped_model,
     "canary_flash": build_canary_flash_model,
 }
 MODEL_KINDS = tuple(_BUILDERS)

@@ -103,6 +103,55 @@ def harden_tempdirs(retrier: Retrier) -> None:
         module.tempfile = hardened  # type: ignore[attr-defined]
 
 
+_INIT_FUNCTIONS = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "eye_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+)
+
+
+@contextlib.contextmanager
+def _skip_random_init() -> Iterator[None]:
+    """Build modules without drawing random weights the checkpoint overwrites anyway.
+
+    The same trick as transformers' ``no_init_weights``. Safe because NeMo's
+    restore loads the state dict with ``strict=True``: every parameter and
+    persistent buffer is replaced, or the load fails.
+    """
+    import torch.nn.init as init
+
+    saved = {name: getattr(init, name) for name in _INIT_FUNCTIONS if hasattr(init, name)}
+    for name in saved:
+        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(init, name, function)
+
+
+def _connector(model_dir: Path) -> Any:
+    """A SaveRestoreConnector that reads the extracted folder as fast as it can."""
+    from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
+
+    class CachedFolderConnector(SaveRestoreConnector):  # type: ignore[misc]
+        def load_config_and_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+            with _skip_random_init():
+                return super().load_config_and_state_dict(*args, **kwargs)
+
+        @staticmethod
+        def _load_state_dict_from_disk(model_weights: str, map_location: Any = "cpu") -> Any:
+            import torch
+
+            try:  # memory-map the weights instead of reading a copy into RAM first
+                return torch.load(model_weights, map_location=map_location, mmap=True)
+            except RuntimeError:  # a legacy (non-zip) checkpoint cannot be mapped
+                return torch.load(model_weights, map_location=map_location)
+
+    connector = CachedFolderConnector()
+    connector.model_extracted_dir = str(model_dir)
+    return connector
+
+
 def create_engine(retrier: Retrier, scratch_home: Path) -> NemoEngine:
     return NemoEngine(retrier, scratch_home)
 
@@ -123,15 +172,12 @@ class NemoEngine:
         asr = _import_asr(self.scratch_home)
         harden_tempdirs(self.retrier)
         import torch
-        from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
 
         def restore() -> Any:
-            connector = SaveRestoreConnector()
-            connector.model_extracted_dir = str(model_dir)
             with contextlib.redirect_stdout(sys.stderr):
                 return asr.models.ASRModel.restore_from(
-                    str(model_dir), save_restore_connector=connector,
-                    map_location=torch.device(device),
+                    str(model_dir), save_restore_connector=_connector(model_dir),
+                    map_location=torch.device(device), strict=True,
                 )
 
         log.info("loading NeMo model %s from %s on %s", spec.name, model_dir, device)

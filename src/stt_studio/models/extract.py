@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MARKER = ".stt-studio-extracted.json"
 REQUIRED_MEMBER = "model_config.yaml"
 LOCK_TIMEOUT_S = 600.0
+LOCK_POLL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +95,37 @@ def extracted_dir(nemo_path: Path, layout: CacheLayout, retrier: Retrier) -> Pat
         log.info("using extracted model %s", final)
         return final
     lock_path = layout.locks_dir / f"{sha[:32]}.lock"
+    lock = FileLock(str(lock_path))
+    waited_s = 0.0
+    while True:
+        try:
+            lock.acquire(timeout=LOCK_POLL_S)
+            break
+        except Timeout as exc:
+            waited_s += LOCK_POLL_S
+            if waited_s >= LOCK_TIMEOUT_S:
+                raise _busy_error(nemo_path, lock_path, layout) from exc
+            log.info("waiting for another stt-studio process to finish extracting %s "
+                     "(%.0f s so far)", nemo_path.name, waited_s)
     try:
-        with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_S):
-            if is_complete(final, sha):  # another process finished it meanwhile
-                return final
-            _clear_stale(final, sha, layout, retrier)
-            _extract_fresh(nemo_path, sha, final, layout, retrier)
-    except Timeout as exc:
-        raise FileLockedError(
-            f"another stt-studio process has been extracting this model for over "
-            f"{LOCK_TIMEOUT_S:.0f} s",
-            causes=("A second studio is loading the same model", "That process hung"),
-            remedies=("Wait for the other process to finish, or close it",
-                      *lock_remedies(layout.root)),
-            paths=(nemo_path, lock_path),
-        ) from exc
+        if is_complete(final, sha):  # another process finished it meanwhile
+            return final
+        _clear_stale(final, sha, layout, retrier)
+        _extract_fresh(nemo_path, sha, final, layout, retrier)
+    finally:
+        lock.release()
     return final
+
+
+def _busy_error(nemo_path: Path, lock_path: Path, layout: CacheLayout) -> FileLockedError:
+    return FileLockedError(
+        f"another stt-studio process has been extracting this model for over "
+        f"{LOCK_TIMEOUT_S:.0f} s",
+        causes=("A second studio is loading the same model", "That process hung"),
+        remedies=("Wait for the other process to finish, or close it",
+                  *lock_remedies(layout.root)),
+        paths=(nemo_path, lock_path),
+    )
 
 
 def _clear_stale(final: Path, sha: str, layout: CacheLayout, retrier: Retrier) -> None:

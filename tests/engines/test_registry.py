@@ -1,0 +1,38 @@
+"""Engine lookup: lazy imports, and a missing engine names its install command."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from stt_studio import engines
+from stt_studio.domain import EngineKind
+from stt_studio.errors import EngineMissingError
+from stt_studio.retry import Retrier
+
+
+@pytest.mark.parametrize("kind, command", [
+    (EngineKind.NEMO, 'pip install -c constraints.txt "nemo_toolkit[asr]==3.0.0"'),
+    (EngineKind.WHISPER, 'pip install "faster-whisper==1.2.1"'),
+])
+def test_missing_engine_names_the_install_command(kind, command, monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    missing = {"nemo", "faster_whisper"}
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in missing else real(name, *a))
+    with pytest.raises(EngineMissingError) as info:
+        engines.get_engine(kind, Retrier(), tmp_path)
+    assert command in info.value.render()
+
+
+def test_cli_start_up_imports_no_engine():
+    import subprocess
+
+    code = ("import sys; from stt_studio.entrypoints import cli; "
+            "cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'nemo', 'faster_whisper', 'ctranslate2') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
