@@ -36,3 +36,22 @@ def test_cli_start_up_imports_no_engine():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_kind", ["whisper", "nemo"])
+def test_cuda_requested_without_a_gpu_is_a_readable_option_error(model_kind, fresh_layout,
+                                                                 tiny_nemo):
+    import ctranslate2
+    import torch
+
+    from stt_studio.errors import InvalidOptionError
+    from tests.conftest import make_studio
+
+    if torch.cuda.is_available() or ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("this machine has a GPU")
+    studio = make_studio(fresh_layout, device="cuda")
+    model = "tiny.en" if model_kind == "whisper" else str(tiny_nemo["tdt"])
+    with pytest.raises(InvalidOptionError) as info:
+        studio.load(model)
+    assert "--device cpu" in info.value.render()

@@ -126,6 +126,13 @@ def test_translation_with_tiny_en_is_an_invalid_option(session_studio):
     assert "faster-whisper-small" in text  # names a model that can
 
 
+def test_whisper_translates_into_english_only(session_studio):
+    with pytest.raises(InvalidOptionError) as info:
+        session_studio.transcribe_file(
+            JFK, "tiny.en", TranscriptionOptions(task=Task.TRANSLATE, target_language="de"))
+    assert "English only" in info.value.render() and "Canary" in info.value.render()
+
+
 @pytest.fixture(scope="module")
 def group_d(manifest, session_studio) -> dict[str, tuple[Clip, Transcript | AudioError]]:
     outcomes: dict[str, tuple[Clip, Transcript | AudioError]] = {}

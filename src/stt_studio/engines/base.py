@@ -42,3 +42,14 @@ class Engine(Protocol):
     def load(self, spec: ModelSpec, model_dir: Path, device: str) -> LoadedModel: ...
 
     def resolve_device(self, requested: str) -> str: ...
+
+
+def cuda_unavailable(engine: str) -> Exception:
+    from stt_studio.errors import InvalidOptionError
+
+    return InvalidOptionError(
+        f"--device cuda was asked for, but the {engine} engine finds no usable CUDA GPU",
+        causes=("This machine has no NVIDIA GPU, or its driver is missing",
+                "The installed torch/CTranslate2 build is CPU-only"),
+        remedies=("Use --device auto (GPU when available) or --device cpu",),
+    )

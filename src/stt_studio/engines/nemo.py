@@ -28,7 +28,7 @@ import numpy as np
 from stt_studio.domain import (
     SAMPLE_RATE_HZ, Audio, ModelSpec, Segment, Task, TranscriptionOptions, Word,
 )
-from stt_studio.engines.base import EngineOutput, ModelInfo
+from stt_studio.engines.base import EngineOutput, ModelInfo, cuda_unavailable
 from stt_studio.errors import InvalidOptionError, UnexpectedError
 from stt_studio.fsops import RobustTemporaryDirectory
 from stt_studio.retry import Retrier
@@ -162,11 +162,14 @@ class NemoEngine:
     scratch_home: Path  # stands in for ~ while NeMo's dependencies import
 
     def resolve_device(self, requested: str) -> str:
-        if requested != "auto":
-            return requested
+        if requested == "cpu":
+            return "cpu"
         import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        has_cuda = torch.cuda.is_available()
+        if requested == "cuda" and not has_cuda:
+            raise cuda_unavailable("NeMo")
+        return "cuda" if has_cuda else "cpu"
 
     def load(self, spec: ModelSpec, model_dir: Path, device: str) -> NemoModel:
         asr = _import_asr(self.scratch_home)

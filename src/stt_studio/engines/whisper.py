@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stt_studio.domain import Audio, ModelSpec, Segment, Task, TranscriptionOptions, Word
-from stt_studio.engines.base import EngineOutput, ModelInfo
+from stt_studio.engines.base import EngineOutput, ModelInfo, cuda_unavailable
 from stt_studio.errors import InvalidOptionError
 from stt_studio.retry import Retrier
 
@@ -24,11 +24,14 @@ class WhisperEngine:
     retrier: Retrier
 
     def resolve_device(self, requested: str) -> str:
-        if requested != "auto":
-            return requested
+        if requested == "cpu":
+            return "cpu"
         import ctranslate2
 
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        has_cuda = ctranslate2.get_cuda_device_count() > 0
+        if requested == "cuda" and not has_cuda:
+            raise cuda_unavailable("Whisper")
+        return "cuda" if has_cuda else "cpu"
 
     def load(self, spec: ModelSpec, model_dir: Path, device: str) -> WhisperModel:
         from faster_whisper import WhisperModel as _FW
@@ -60,6 +63,12 @@ class WhisperModel:
                 f"{self.spec.name} does not know the language {language!r}",
                 remedies=(f"Use one of: {', '.join(self.info.languages[:30])}",
                           "Or leave --language out to detect it"),
+            )
+        if options.task is Task.TRANSLATE and options.target_language not in (None, "en"):
+            raise InvalidOptionError(
+                "Whisper translates into English only",
+                remedies=("Leave --target-language out (or set it to en)",
+                          "Use a Canary model to translate into de, es or fr"),
             )
         if options.task is Task.TRANSLATE and not self.info.translates:
             raise InvalidOptionError(
