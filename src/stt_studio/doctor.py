@@ -80,8 +80,8 @@ def _free_space(layout: CacheLayout) -> Check:
     free_gb = shutil.disk_usage(layout.root).free / 1e9
     if free_gb < MIN_FREE_GB:
         return Check("free space", WARN, f"{free_gb:.1f} GB free on the cache drive",
-                     f"NeMo models need 1-4 GB each: free space or move the cache "
-                     f"(--cache-dir); remove unused models with `stt-studio models rm NAME`")
+                     "NeMo models need 1-4 GB each: free space or move the cache "
+                     "(--cache-dir); remove unused models with `stt-studio models rm NAME`")
     return Check("free space", OK, f"{free_gb:.1f} GB free on the cache drive")
 
 

@@ -89,8 +89,8 @@ def test_lock_on_rename_released_after_two_tries(tiny_nemo, fresh_layout, monkey
 
 
 def test_persistent_lock_ends_fast_with_lock_message(tiny_nemo, fresh_layout, monkeypatch):
-    from stt_studio.models.manager import ModelManager
     from stt_studio.models.catalog import resolve
+    from stt_studio.models.manager import ModelManager
 
     inject(monkeypatch, os, "replace", None,
            match=lambda src, dst: ".partial-" in str(src) and Path(dst).parent.name == "extracted")
@@ -106,8 +106,8 @@ def test_persistent_lock_ends_fast_with_lock_message(tiny_nemo, fresh_layout, mo
 
 
 def test_permission_denied_is_not_retried(tiny_nemo, fresh_layout, monkeypatch):
-    from stt_studio.models.manager import ModelManager
     from stt_studio.models.catalog import resolve
+    from stt_studio.models.manager import ModelManager
 
     replace = inject(monkeypatch, os, "replace", None, make_error=denied_error,
                      match=lambda src, dst: ".partial-" in str(src))

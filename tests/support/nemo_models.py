@@ -43,8 +43,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any
 
 __all__ = [
     "MODEL_KINDS",
@@ -75,7 +76,7 @@ _CANARY_MAX_SEQUENCE_LENGTH = 16
 
 # Small multilingual corpus for the on-the-fly tokenizers.  Content is irrelevant,
 # it only has to contain enough characters/pairs for a 64-piece BPE vocabulary.
-_CORPUS: Dict[str, List[str]] = {
+_CORPUS: dict[str, list[str]] = {
     "en": [
         "the quick brown fox jumps over the lazy dog",
         "and so my fellow americans ask not what your country can do for you",
@@ -166,7 +167,7 @@ def _work_dir(path: Path) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _train_bpe(out_dir: Path, lines: List[str], vocab_size: int, *, lower_case: bool) -> Path:
+def _train_bpe(out_dir: Path, lines: list[str], vocab_size: int, *, lower_case: bool) -> Path:
     """Train a tiny SentencePiece BPE tokenizer into ``out_dir`` and return it."""
     from nemo.collections.common.tokenizers.sentencepiece_tokenizer import create_spt_model
 
@@ -196,7 +197,7 @@ def _seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def _preprocessor_cfg() -> Dict[str, Any]:
+def _preprocessor_cfg() -> dict[str, Any]:
     return {
         "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
         "sample_rate": SAMPLE_RATE,
@@ -214,7 +215,7 @@ def _preprocessor_cfg() -> Dict[str, Any]:
     }
 
 
-def _encoder_cfg(d_model: int, n_layers: int, n_heads: int) -> Dict[str, Any]:
+def _encoder_cfg(d_model: int, n_layers: int, n_heads: int) -> dict[str, Any]:
     """FastConformer encoder (dw_striding x8), as in parakeet/canary checkpoints."""
     return {
         "_target_": "nemo.collections.asr.modules.ConformerEncoder",
@@ -243,7 +244,7 @@ def _encoder_cfg(d_model: int, n_layers: int, n_heads: int) -> Dict[str, Any]:
     }
 
 
-def _validation_ds_cfg() -> Dict[str, Any]:
+def _validation_ds_cfg() -> dict[str, Any]:
     # Transducer/CTC transcribe() reads cfg.validation_ds; without it, transcribing
     # file paths fails with "Key 'validation_ds' is not in struct".
     return {
@@ -257,7 +258,7 @@ def _validation_ds_cfg() -> Dict[str, Any]:
     }
 
 
-def _spec_augment_cfg() -> Dict[str, Any]:
+def _spec_augment_cfg() -> dict[str, Any]:
     return {
         "_target_": "nemo.collections.asr.modules.SpectrogramAugmentation",
         "freq_masks": 0,
@@ -269,7 +270,7 @@ def _spec_augment_cfg() -> Dict[str, Any]:
 
 def _tdt_cfg(
     tokenizer_dir: Path, *, d_model: int, n_layers: int, n_heads: int, pred_hidden: int
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     return {
         "sample_rate": SAMPLE_RATE,
         "model_defaults": {
@@ -411,7 +412,7 @@ def build_ctc_model(path: Path, *, seed: int = 0) -> Path:
     return _build_ctc(path, seed, lower_case=True)
 
 
-def _canary_special_tokens() -> List[str]:
+def _canary_special_tokens() -> list[str]:
     """Special tokens of a canary2-format model (``DEFAULT_TOKENS`` are added by NeMo)."""
     tokens = [
         "<|startofcontext|>",
@@ -434,7 +435,7 @@ def _canary_special_tokens() -> List[str]:
     return tokens
 
 
-def _canary_cfg(langs: Dict[str, Any], d_model: int) -> Dict[str, Any]:
+def _canary_cfg(langs: dict[str, Any], d_model: int) -> dict[str, Any]:
     return {
         "sample_rate": SAMPLE_RATE,
         "label_smoothing": 0.0,
@@ -547,7 +548,7 @@ def _canary_cfg(langs: Dict[str, Any], d_model: int) -> Dict[str, Any]:
     }
 
 
-def _silence_special_outputs(model: Any, allowed: List[int]) -> None:
+def _silence_special_outputs(model: Any, allowed: list[int]) -> None:
     """Make the random decoder emit ordinary text pieces instead of prompt/timestamp tokens.
 
     With random weights the greedy decoder tends to repeat one special token (most of
@@ -614,7 +615,7 @@ def build_canary_model(path: Path, *, seed: int = 0, timestamps_model: bool = Tr
                 _canary_special_tokens(), spl_dir, force_rebuild=False
             )
         (spl_dir / "train_text.txt").unlink(missing_ok=True)
-        langs: Dict[str, Any] = {"spl_tokens": {"dir": str(spl_dir), "type": "bpe"}}
+        langs: dict[str, Any] = {"spl_tokens": {"dir": str(spl_dir), "type": "bpe"}}
         for lang in CANARY_LANGUAGES:
             tok = _train_bpe(work / f"tok_{lang}", _CORPUS[lang], 48, lower_case=False)
             langs[lang] = {"dir": str(tok), "type": "bpe"}
@@ -639,7 +640,7 @@ def build_canary_flash_model(path: Path, *, seed: int = 0) -> Path:
     return build_canary_model(path, seed=seed, timestamps_model=False)
 
 
-_BUILDERS: Dict[str, Callable[..., Path]] = {
+_BUILDERS: dict[str, Callable[..., Path]] = {
     "tdt": build_tdt_model,
     "ctc": build_ctc_model,
     "canary": build_canary_model,

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from stt_studio.domain import (
-    SAMPLE_RATE_HZ, Audio, ModelSpec, Segment, Task, TranscriptionOptions, Word,
+    SAMPLE_RATE_HZ,
+    Audio,
+    ModelSpec,
+    Segment,
+    Task,
+    TranscriptionOptions,
+    Word,
 )
 from stt_studio.engines.base import EngineOutput, ModelInfo, cuda_unavailable
 from stt_studio.errors import InvalidOptionError, UnexpectedError
@@ -235,6 +241,8 @@ class NemoModel:
         samples = _resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
         if samples.size == 0:
             return EngineOutput((), language)
+        # timestamps: the same value on every call of a model, so NeMo's sticky
+        # decoding state (a True that later False calls cannot undo) never matters
         with self._lock, contextlib.redirect_stdout(sys.stderr):
             hyps = self.model.transcribe(
                 [samples], batch_size=1, verbose=False, timestamps=self.info.timestamps, **kwargs

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from stt_studio.cache import CacheLayout, prepare_cache
 from stt_studio.domain import Task, TranscriptionOptions
-from stt_studio.errors import StudioError, translate_os_error
 from stt_studio.entrypoints.console import configure_logging, report
+from stt_studio.errors import StudioError, translate_os_error
 from stt_studio.formats import FORMATS, parse_formats
 from stt_studio.settings import DEVICES, Settings
 
@@ -130,8 +130,8 @@ def _output_stems(inputs: Sequence[Path]) -> list[str]:
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
-    from stt_studio.fsops import write_text_atomic
     from stt_studio.formats import render
+    from stt_studio.fsops import write_text_atomic
 
     try:
         formats = parse_formats(args.format)
