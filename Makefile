@@ -12,7 +12,7 @@ setup:
 
 run: setup
 	@test -n "$(SAMPLE)" || { echo "make run: no sample recording found; try: make run SAMPLE=path/to/audio"; exit 1; }
-	$(VENV)/bin/stt-studio transcribe $(SAMPLE)
+	$(VENV)/bin/stt-studio transcribe $(SAMPLE) --format txt,srt,json --output-dir out
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

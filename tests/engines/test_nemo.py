@@ -195,3 +195,23 @@ def test_cached_load_has_exactly_the_weights_of_plain_restore(kind, tiny_nemo, s
     assert a.keys() == b.keys()
     assert all(torch.equal(a[key], b[key]) for key in a)
     assert init.normal_ is normal_before  # the init functions are restored afterwards
+
+
+def test_canary_without_aligner_is_windowed_without_overlap(fresh_layout, tmp_path, jfk,
+                                                            monkeypatch):
+    """No timestamps to merge on, so windows must not overlap (no doubled words)."""
+    from stt_studio.audio.decode import decode_file
+    from tests.support.nemo_models import build_model
+
+    flash = build_model("canary_flash", tmp_path / "flash.nemo")
+    studio = make_studio(fresh_layout, long_audio_window_s=30.0)
+    loaded = studio.load(str(flash))
+    assert not loaded.info.timestamps and loaded.info.translates
+    clip = decode_file(jfk)
+    long = Audio(np.concatenate([clip.samples] * 6), 16000)  # 66 s
+    calls = Spy(monkeypatch, loaded.model, "transcribe")
+    transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions(language="en"))
+    lengths = [len(args[0][0]) / 16000 for args in calls.calls]
+    assert lengths == pytest.approx([30.0, 30.0, 6.0], abs=0.01)  # back to back
+    assert_well_formed(transcript, 66.0)
+    assert all(seg.words == () for seg in transcript.segments)

@@ -218,7 +218,10 @@ def _is_multitask(model: Any) -> bool:
 def _model_info(model: Any, spec: ModelSpec) -> ModelInfo:
     if _is_multitask(model):
         langs = tuple(lang for lang in getattr(model.tokenizer, "langs", []) if lang != "spl_tokens")
-        timestamps = getattr(model, "prompt_format", "") != "canary"
+        # canary2-format models align words with an embedded CTC model; without
+        # one (or with the old "canary" prompt format) they return no timestamps
+        timestamps = (getattr(model, "prompt_format", "") != "canary"
+                      and getattr(model, "timestamps_asr_model", None) is not None)
         return ModelInfo(langs or spec.languages, translates=True, timestamps=timestamps,
                          max_window_s=MAX_WINDOW_S)
     return ModelInfo(spec.languages, translates=False, timestamps=True, max_window_s=MAX_WINDOW_S)
