@@ -73,7 +73,7 @@ def _decode(path: Path) -> np.ndarray:
                 paths=(path,),
             )
         stream = streams[0]
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ)
         for frame in container.decode(stream):
             frame.pts = None  # let the resampler time frames by their sample count

@@ -41,4 +41,5 @@ def get_engine(kind: EngineKind, retrier: Retrier, scratch_home: Path) -> Engine
                       "Or run `make test`/`make run`, which install everything"),
         )
     module = importlib.import_module(module_name)
-    return module.create_engine(retrier, scratch_home)
+    engine: Engine = module.create_engine(retrier, scratch_home)
+    return engine

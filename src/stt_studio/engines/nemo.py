@@ -305,7 +305,7 @@ def _resample(samples: np.ndarray, rate_hz: int, target_hz: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = gcd(rate_hz, target_hz)
-    return resample_poly(samples, target_hz // g, rate_hz // g).astype(np.float32)
+    return np.asarray(resample_poly(samples, target_hz // g, rate_hz // g), dtype=np.float32)
 
 
 def _num(value: Any) -> float:

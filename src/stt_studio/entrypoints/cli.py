@@ -7,10 +7,12 @@ heavy libraries are only imported once a command needs an engine.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stt_studio.cache import CacheLayout, prepare_cache
 from stt_studio.domain import Task, TranscriptionOptions
@@ -18,6 +20,9 @@ from stt_studio.entrypoints.console import configure_logging, report
 from stt_studio.errors import StudioError, translate_os_error
 from stt_studio.formats import FORMATS, parse_formats
 from stt_studio.settings import DEVICES, Settings
+
+if TYPE_CHECKING:
+    from stt_studio.service import Studio
 
 log = logging.getLogger("stt_studio.cli")
 
@@ -99,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _studio(settings: Settings, layout: CacheLayout):  # noqa: ANN202 - lazy import
+def _studio(settings: Settings, layout: CacheLayout) -> Studio:
     from stt_studio.service import Studio
 
     return Studio(settings, layout)
@@ -129,6 +134,10 @@ def _output_stems(inputs: Sequence[Path]) -> list[str]:
     return unique
 
 
+def _progress(path: Path, message: str) -> None:
+    log.info("%s: %s", path, message)
+
+
 def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
     from stt_studio.formats import render
     from stt_studio.fsops import write_text_atomic
@@ -148,9 +157,8 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
     failures = 0
     for path, stem in zip(args.inputs, _output_stems(args.inputs)):
         try:
-            result = studio.transcribe_file(
-                path, args.model, options, progress=lambda msg, p=path: log.info("%s: %s", p, msg)
-            )
+            result = studio.transcribe_file(path, args.model, options,
+                                            progress=functools.partial(_progress, path))
             written = []
             for fmt in formats:
                 target = args.output_dir / f"{stem}.{fmt}"

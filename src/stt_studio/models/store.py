@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from stt_studio.cache import CacheLayout
 from stt_studio.domain import EngineKind, ModelSpec
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-def _hub():
+def _hub() -> ModuleType:
     try:
         import huggingface_hub
     except ImportError as exc:  # pragma: no cover - a core dependency
