@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -10,6 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 SAMPLE_RATE_HZ = 16_000
+
+#: receives readable stage messages ("loading model…") while work is under way
+Progress = Callable[[str], None]
 
 
 class EngineKind(str, Enum):

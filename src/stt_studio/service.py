@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from stt_studio.audio import chunking
 from stt_studio.audio.decode import decode_file
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import Audio, ModelSpec, Segment, Transcript, TranscriptionOptions
+from stt_studio.domain import Audio, ModelSpec, Progress, Segment, Transcript, TranscriptionOptions
 from stt_studio.engines.base import LoadedModel
 from stt_studio.errors import EngineMissingError
 from stt_studio.models import catalog, store
@@ -21,7 +20,6 @@ from stt_studio.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 WINDOW_OVERLAP_S = 10.0
 
 

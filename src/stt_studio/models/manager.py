@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import ModelSpec
+from stt_studio.domain import ModelSpec, Progress
 from stt_studio.engines import get_engine
 from stt_studio.engines.base import Engine, LoadedModel
 from stt_studio.errors import translate_os_error
@@ -17,7 +16,6 @@ from stt_studio.retry import Retrier, release_memory
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,11 @@ Cache hits never touch the network.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import EngineKind, ModelSpec
+from stt_studio.domain import EngineKind, ModelSpec, Progress
 from stt_studio.errors import EngineMissingError, ModelNotFoundError, NetworkError
 from stt_studio.fsops import remove_tree
 from stt_studio.models import extract
@@ -22,7 +21,6 @@ from stt_studio.retry import Retrier
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 
 def _hub() -> ModuleType:
