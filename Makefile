@@ -1,20 +1,30 @@
 # The two commands: `make run` and `make test`. Both set up .venv first.
 SHELL := /bin/bash
 VENV := .venv
+HOST ?= 127.0.0.1
+PORT ?= 7860
 SAMPLE ?= $(firstword $(wildcard ../shared/audio/A_short_en/jfk/jfk.flac) \
             $(wildcard ../shared/audio/*/*/*.wav))
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench clean-cache
+.PHONY: setup browser run transcribe test bench clean-cache
 
 setup:
 	@bash scripts/setup.sh
 
+browser:
+	@bash scripts/ensure_chromium.sh
+
+# the studio's web UI on the bundled default model; prints the URL to open
 run: setup
-	@test -n "$(SAMPLE)" || { echo "make run: no sample recording found; try: make run SAMPLE=path/to/audio"; exit 1; }
+	$(VENV)/bin/stt-studio serve --host $(HOST) --port $(PORT)
+
+# the command line on a sample recording: out/<name>.{txt,srt,json}
+transcribe: setup
+	@test -n "$(SAMPLE)" || { echo "make transcribe: no sample recording found; try: make transcribe SAMPLE=path/to/audio"; exit 1; }
 	$(VENV)/bin/stt-studio transcribe $(SAMPLE) --format txt,srt,json --output-dir out
 
-test: setup
+test: setup browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

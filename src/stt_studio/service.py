@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class Result:
     transcript: Transcript
     device: str
     elapsed_s: float
+    engine: str = ""
 
     @property
     def speed_x(self) -> float:
@@ -70,11 +72,13 @@ class Studio:
         say("decoding audio…")
         audio = decode_file(Path(path), cache_dir=self.layout.root)
         say("transcribing…")
-        transcript = self.transcribe_audio(audio, loaded, options or TranscriptionOptions())
-        return Result(transcript, loaded.device, time.perf_counter() - started)
+        transcript = self.transcribe_audio(audio, loaded, options or TranscriptionOptions(), say)
+        return Result(transcript, loaded.device, time.perf_counter() - started,
+                      loaded.spec.engine.value)
 
     def transcribe_audio(
-        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions
+        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions,
+        progress: Progress | None = None,
     ) -> Transcript:
         window_s = loaded.info.max_window_s
         if window_s is not None:
@@ -84,7 +88,8 @@ class Studio:
             segments = output.segments
             language = output.language
         else:
-            segments, language = self._windowed(audio, loaded, options, window_s)
+            segments, language = self._windowed(audio, loaded, options, window_s,
+                                                 progress or (lambda _msg: None))
         segments = tuple(chunking.clamp(s, audio.duration_s) for s in segments if s.text.strip())
         return Transcript(
             text=" ".join(s.text.strip() for s in segments),
@@ -95,7 +100,8 @@ class Studio:
         )
 
     def _windowed(
-        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions, window_s: float
+        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions, window_s: float,
+        say: Progress,
     ) -> tuple[tuple[Segment, ...], str | None]:
         overlap_s = WINDOW_OVERLAP_S if loaded.info.timestamps else 0.0
         windows = chunking.plan_windows(audio.duration_s, window_s, overlap_s)
@@ -104,7 +110,8 @@ class Studio:
         pieces = []
         language = None
         rate = audio.sample_rate_hz
-        for window in windows:
+        for number, window in enumerate(windows, 1):
+            say(f"transcribing… part {number} of {len(windows)}")
             part = Audio(audio.samples[int(window.start_s * rate):int(window.end_s * rate)], rate)
             output = loaded.transcribe(part, options)
             language = language or output.language
@@ -137,3 +144,18 @@ class Studio:
 
     def unload(self, name: str) -> bool:
         return self.models.unload(catalog.resolve(name).name)
+
+    def loading(self) -> dict[str, float]:
+        """Models being loaded right now: name -> seconds so far."""
+        return self.models.loading()
+
+    def cache_size_bytes(self) -> int:
+        """Bytes under the cache root (files only; unreadable parts are skipped)."""
+        total = 0
+        for folder, _dirs, files in os.walk(self.layout.root):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(folder, name)).st_size
+                except OSError:
+                    continue
+        return total

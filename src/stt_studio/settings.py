@@ -43,6 +43,7 @@ class Settings:
     hub_url: the model hub that downloads go to (``HF_ENDPOINT`` honoured).
     hub_timeout_s: how long `doctor` waits for the hub to answer.
     long_audio_window_s: NeMo audio longer than this is transcribed in windows.
+    host, port: where `stt-studio serve` listens (this machine only by default).
     """
 
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -52,8 +53,12 @@ class Settings:
     hub_url: str = "https://huggingface.co"
     hub_timeout_s: float = 3.0
     long_audio_window_s: float = 300.0
+    host: str = "127.0.0.1"
+    port: int = 7860
 
     def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, not {self.port}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if self.long_audio_window_s < 30:
@@ -82,4 +87,13 @@ class Settings:
             default_model=env.get("STT_STUDIO_DEFAULT_MODEL", DEFAULT_MODEL),
             retry=retry,
             hub_url=env.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
+            host=env.get("STT_STUDIO_HOST", "127.0.0.1"),
+            port=_port(env.get("STT_STUDIO_PORT", "7860")),
         )
+
+
+def _port(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"STT_STUDIO_PORT must be a number, not {text!r}") from None

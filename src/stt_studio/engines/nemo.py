@@ -240,6 +240,11 @@ class NemoModel:
         return int(self.model.cfg.preprocessor.sample_rate)
 
     def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+        if self.model is None:
+            raise InvalidOptionError(
+                f"{self.spec.name} was unloaded while this transcription waited for it",
+                remedies=("Transcribe again: the model is loaded anew",),
+            )
         kwargs, language = self._prompt(options)
         samples = _resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
         if samples.size == 0:

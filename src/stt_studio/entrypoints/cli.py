@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("name")
     models.set_defaults(handler=_models)
 
+    serve = sub.add_parser("serve", parents=[common], help="start the web UI")
+    serve.add_argument("--host", default=None,
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: 7860)")
+    serve.add_argument("--device", choices=DEVICES, default=None)
+    serve.add_argument("--no-preload", action="store_true",
+                       help="do not load the default model at start-up")
+    serve.set_defaults(handler=_serve)
+
     doctor = sub.add_parser("doctor", parents=[common], help="check the set-up")
     doctor.add_argument("--clean", action="store_true", help="delete leftover temp folders")
     doctor.set_defaults(handler=_doctor)
@@ -214,6 +223,14 @@ def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
     return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
+    from stt_studio.entrypoints.ui import serve
+
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    return serve(settings, layout, host, port, preload=not args.no_preload)
 
 
 def _doctor(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:

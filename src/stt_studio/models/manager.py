@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from stt_studio.cache import CacheLayout
@@ -17,7 +18,6 @@ from stt_studio.retry import Retrier, release_memory
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class LoadedEntry:
     name: str
@@ -26,24 +26,39 @@ class LoadedEntry:
 
 
 class ModelManager:
-    """The process's loaded models. NeMo's restore is not thread-safe, so one lock."""
+    """The process's loaded models.
+
+    NeMo's restore is not thread-safe, so loads are serialised by one lock; the
+    table of loaded models has its own short-held lock, so listing what is
+    loaded (a UI panel, say) never waits for a load in progress.
+    """
 
     def __init__(self, layout: CacheLayout, retrier: Retrier) -> None:
         self._layout = layout
         self._retrier = retrier
         self._models: dict[tuple[str, str], LoadedModel] = {}
-        self._lock = threading.RLock()
+        self._loading: dict[str, float] = {}  # name -> monotonic start
+        self._load_lock = threading.RLock()
+        self._state_lock = threading.Lock()
 
     def get(self, spec: ModelSpec, device: str, progress: Progress | None = None) -> LoadedModel:
-        with self._lock:
+        with self._load_lock:
             engine = get_engine(spec.engine, self._retrier, self._layout.xdg_cache / "home")
             resolved_device = engine.resolve_device(device)
             key = (spec.name, resolved_device)
-            model = self._models.get(key)
-            if model is not None:
-                return model
-            model = self._load(engine, spec, resolved_device, progress or (lambda _msg: None))
-            self._models[key] = model
+            with self._state_lock:
+                model = self._models.get(key)
+                if model is not None:
+                    return model
+                self._loading[spec.name] = time.monotonic()
+            try:
+                model = self._load(engine, spec, resolved_device,
+                                   progress or (lambda _msg: None))
+            finally:
+                with self._state_lock:
+                    self._loading.pop(spec.name, None)
+            with self._state_lock:
+                self._models[key] = model
             return model
 
     def _load(
@@ -62,16 +77,22 @@ class ModelManager:
             ) from exc
 
     def unload(self, name: str) -> bool:
-        with self._lock:
-            keys = [k for k in self._models if k[0] == name]
-            for key in keys:
-                self._models.pop(key).close()
-        if keys:
+        with self._state_lock:
+            models = [self._models.pop(k) for k in list(self._models) if k[0] == name]
+        for model in models:
+            model.close()  # waits for a transcription using it to finish
+        if models:
             release_memory()
             log.info("unloaded %s", name)
-        return bool(keys)
+        return bool(models)
 
     def loaded(self) -> list[LoadedEntry]:
-        with self._lock:
+        with self._state_lock:
             return [LoadedEntry(m.spec.name, m.spec.engine.value, m.device)
                     for m in self._models.values()]
+
+    def loading(self) -> dict[str, float]:
+        """Models being loaded now: name -> seconds since the load started."""
+        now = time.monotonic()
+        with self._state_lock:
+            return {name: now - started for name, started in self._loading.items()}

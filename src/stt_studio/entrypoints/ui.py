@@ -1,0 +1,249 @@
+"""`stt-studio serve`: the Gradio web UI, a thin shell over :class:`Studio`.
+
+The layout lives here; what each event does lives in :mod:`ui_handlers`, and
+what the user reads in :mod:`ui_view`. The server stays offline: no share
+link, no analytics or version check, no web fonts, no server-side rendering.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stt_studio.cache import CacheLayout
+from stt_studio.domain import Task
+from stt_studio.entrypoints.console import report
+from stt_studio.errors import StudioError
+from stt_studio.settings import Settings
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from stt_studio.entrypoints.ui_handlers import StudioUI
+    from stt_studio.service import Studio
+
+log = logging.getLogger("stt_studio.ui")
+
+TITLE = "stt-studio"
+#: audio and video containers PyAV reads; the browser's picker filters on these
+UPLOAD_TYPES = ["audio", "video", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus",
+                ".webm", ".mkv", ".mp4", ".mov", ".avi", ".wma", ".aiff", ".aif"]
+CSS = """
+#status textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+#doctor-report textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+"""
+
+
+def offline_environment(layout: CacheLayout) -> None:
+    """Before Gradio is imported: no telemetry, no version check, uploads in the cache."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ["GRADIO_TEMP_DIR"] = str(layout.tmp_dir / "gradio")
+
+
+def build_app(ui: StudioUI) -> gr.Blocks:
+    import gradio as gr
+
+    from stt_studio.entrypoints import ui_view as view
+    from stt_studio.entrypoints.ui_handlers import DEFAULT_FORMATS
+    from stt_studio.formats import FORMATS
+
+    studio = ui.studio
+    default = studio.settings.default_model
+    with gr.Blocks(title=TITLE, analytics_enabled=False,
+                   delete_cache=(3600, 24 * 3600)) as app:
+        gr.Markdown("# stt-studio\nLocal speech to text with NVIDIA NeMo and Whisper models. "
+                    "Nothing leaves this machine.")
+        with gr.Tabs():
+            with gr.Tab("Transcribe", id="transcribe-tab"):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        with gr.Tabs():
+                            with gr.Tab("Upload"):
+                                audio = gr.File(label="Audio or video file",
+                                                file_types=UPLOAD_TYPES, type="filepath",
+                                                elem_id="audio")
+                            with gr.Tab("Record", id="record-tab"):
+                                mic = gr.Audio(sources=["microphone"], type="filepath",
+                                               format="wav", label="Microphone",
+                                               elem_id="mic")
+                        model = gr.Dropdown(
+                            label="Model", choices=view.model_choices(ui.model_rows()),
+                            value=default, allow_custom_value=True, elem_id="model",
+                            info="Engine and cache state; or type a path to a .nemo file "
+                                 "or model folder",
+                        )
+                        with gr.Row():
+                            language = gr.Dropdown(label="Spoken language",
+                                                   choices=[view.AUTO_LANGUAGE],
+                                                   value=view.AUTO_LANGUAGE,
+                                                   allow_custom_value=True,
+                                                   visible=False, elem_id="language")
+                            task = gr.Radio([t.value for t in Task], value=Task.TRANSCRIBE.value,
+                                            label="Task", visible=False, elem_id="task")
+                            target = gr.Dropdown(label="Translate into", choices=["en"],
+                                                 value="en", visible=False,
+                                                 elem_id="target-language")
+                        words = gr.Checkbox(value=True, label="Word timestamps",
+                                            elem_id="word-timestamps")
+                        formats = gr.CheckboxGroup(list(FORMATS), value=list(DEFAULT_FORMATS),
+                                                   label="Download formats", elem_id="formats")
+                        with gr.Accordion("Advanced", open=False):
+                            beam = gr.Slider(1, 10, value=5, step=1, label="Beam size (Whisper)",
+                                             elem_id="beam-size")
+                        run = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
+                    with gr.Column(scale=2):
+                        status = gr.Textbox(
+                            label="Status", lines=6, max_lines=30, interactive=False,
+                            value=f"Ready. Choose a recording and press Transcribe.\n"
+                                  f"Cache folder: {studio.layout.root}",
+                            elem_id="status", buttons=["copy"],
+                        )
+                        transcript = gr.Textbox(label="Transcript", lines=8, max_lines=40,
+                                                interactive=False, elem_id="transcript",
+                                                buttons=["copy"])
+                        segments = gr.Dataframe(
+                            headers=["start", "end", "text"], datatype=["str", "str", "str"],
+                            column_count=3, interactive=False, wrap=True,
+                            label="Segments", elem_id="segments",
+                        )
+                        player = gr.Audio(label="Segment player (click a row of the table)",
+                                          interactive=False, autoplay=True,
+                                          type="filepath", elem_id="segment-player")
+                        downloads = gr.File(label="Downloads", file_count="multiple",
+                                            interactive=False, elem_id="downloads")
+                played = gr.State(None)
+            with gr.Tab("Models", id="models-tab") as models_tab:
+                cache_info = gr.Markdown(elem_id="cache-info")
+                table = gr.Dataframe(headers=["model", "engine", "size", "cached", "state"],
+                                     interactive=False, elem_id="models-table")
+                with gr.Row():
+                    pick = gr.Dropdown(label="Model", choices=view.model_choices(ui.model_rows()),
+                                       value=default, allow_custom_value=True,
+                                       elem_id="models-pick")
+                    load = gr.Button("Load", elem_id="load")
+                    unload = gr.Button("Unload", elem_id="unload")
+                    refresh = gr.Button("Refresh", elem_id="refresh")
+                models_status = gr.Textbox(label="Model status", lines=3, interactive=False,
+                                           elem_id="models-status")
+                doctor = gr.Button("Run doctor (check the set-up)", elem_id="doctor")
+                report_box = gr.Textbox(label="Doctor report", lines=10, interactive=False,
+                                        elem_id="doctor-report")
+
+        mic.stop_recording(lambda path: path, inputs=mic, outputs=audio, api_visibility="private")
+        mic.upload(lambda path: path, inputs=mic, outputs=audio, api_visibility="private")
+        model.change(ui.model_changed, inputs=model, outputs=[language, task, target],
+                     api_visibility="private")
+        run.click(
+            ui.transcribe,
+            inputs=[audio, model, language, task, target, words, formats, beam],
+            outputs=[status, transcript, segments, downloads, played],
+            api_name="transcribe", concurrency_limit=1, concurrency_id="work",
+        ).then(ui.model_dropdown, inputs=model, outputs=model, api_visibility="private")
+        segments.select(ui.play_segment, inputs=played, outputs=player, api_visibility="private")
+
+        panel: list[Any] = [table, cache_info]
+        models_tab.select(ui.models_panel, outputs=panel, api_visibility="private")
+        refresh.click(ui.models_panel, outputs=panel, api_visibility="private")
+        load.click(ui.load_model, inputs=pick, outputs=models_status, api_name="load_model",
+                   concurrency_limit=1, concurrency_id="work").then(
+            ui.models_panel, outputs=panel, api_visibility="private").then(
+            ui.model_dropdown, inputs=model, outputs=model, api_visibility="private")
+        unload.click(ui.unload_model, inputs=pick, outputs=models_status,
+                     api_name="unload_model").then(ui.models_panel, outputs=panel,
+                                                   api_visibility="private")
+        doctor.click(ui.doctor, outputs=report_box, api_name="doctor")
+        app.load(ui.model_changed, inputs=model, outputs=[language, task, target],
+                 api_visibility="private")
+    return app  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A running server: its URL and how to stop it."""
+
+    app: gr.Blocks
+    url: str
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0) -> Served:
+    """Build the app and serve it in background threads (returns at once)."""
+    offline_environment(studio.layout)
+    from stt_studio.entrypoints.ui_handlers import StudioUI
+
+    app = build_app(StudioUI(studio, heartbeat_s=heartbeat_s))
+    app.queue(default_concurrency_limit=4)
+    ui_outputs = studio.layout.tmp_dir / "ui-outputs"
+    ui_outputs.mkdir(parents=True, exist_ok=True)
+    import gradio as gr
+
+    app.launch(
+        server_name=host, server_port=port, share=False, show_error=True,
+        prevent_thread_lock=True, inbrowser=False, ssr_mode=False, quiet=True,
+        allowed_paths=[str(ui_outputs)], footer_links=["api", "settings"],
+        theme=gr.themes.Default(), css=CSS, pwa=False, mcp_server=False,
+    )
+    url = f"http://{_url_host(host)}:{app.server_port}/"
+    return Served(app, url)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _preload(studio: Studio) -> None:
+    name = studio.settings.default_model
+    try:
+        loaded = studio.load(name, progress=lambda msg: log.info("preload: %s", msg))
+        log.info("default model %s is ready on %s", name, loaded.device)
+    except Exception as exc:  # noqa: BLE001 - the UI shows it again on first use
+        report(exc, subject=f"preloading {name}", show_traceback=True)
+
+
+def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
+          preload: bool = True) -> int:
+    """Run the studio until Ctrl+C; return the exit code."""
+    from stt_studio.service import Studio
+
+    studio = Studio(settings, layout)
+    if not _is_loopback(host):
+        log.warning("listening on %s: anyone who can reach this machine can use the studio "
+                    "(there is no login)", host)
+    try:
+        served = start(studio, host, port)
+    except OSError as exc:
+        raise StudioError(
+            f"cannot listen on {host}:{port}: {exc}",
+            causes=("Another program (or another stt-studio) already uses this port",
+                    "The host address does not belong to this machine"),
+            remedies=(f"Pass another port: stt-studio serve --port {port + 1}",
+                      "Or stop the program using the port"),
+        ) from exc
+    print(f"stt-studio is running: open {served.url} in your browser (Ctrl+C stops it)",
+          flush=True)
+    print(f"  default model: {settings.default_model} · cache: {layout.root}", flush=True)
+    if preload:
+        threading.Thread(target=_preload, args=(studio,), name="preload", daemon=True).start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopping…", flush=True)
+    finally:
+        served.close()
+    return 0

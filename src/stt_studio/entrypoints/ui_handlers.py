@@ -1,0 +1,321 @@
+"""The studio UI's event handlers: Gradio values in, service calls, Gradio values out.
+
+Each handler is the UI's boundary: every exception is caught here, logged to
+the console with its traceback, and returned as readable text for the status
+box. Nothing raises ``gr.Error``: a toast fades and an "Error" badge says
+nothing, which is the bug this project was started to fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+import wave
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from stt_studio.audio.decode import decode_file
+from stt_studio.domain import Audio, Task, TranscriptionOptions
+from stt_studio.entrypoints import ui_view as view
+from stt_studio.entrypoints.console import as_studio_error
+from stt_studio.entrypoints.jobs import Update, run_job
+from stt_studio.errors import InvalidOptionError, StudioError, translate_os_error
+from stt_studio.formats import FORMATS, render
+from stt_studio.fsops import remove_tree, write_text_atomic
+from stt_studio.models import catalog
+from stt_studio.service import Result, Studio
+
+log = logging.getLogger("stt_studio.ui")
+
+DEFAULT_FORMATS = ("srt", "txt")
+OUTPUT_MAX_AGE_S = 24 * 3600
+#: gr.Progress fractions per stage, so the bar moves for every model
+_STAGE_FRACTION = {"loading model": 0.05, "getting the files": 0.1, "loading ": 0.2,
+                   "decoding audio": 0.4, "transcribing": 0.5}
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """What the segment table refers to: the audio file and each row's times."""
+
+    audio_path: str
+    spans_s: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass
+class StudioUI:
+    """Handlers bound to one :class:`Studio`; the Blocks layout wires them up."""
+
+    studio: Studio
+    heartbeat_s: float = 1.0
+    _whisper_languages: tuple[str, ...] = field(default=(), init=False)
+
+    @property
+    def outputs_root(self) -> Path:
+        return self.studio.layout.tmp_dir / "ui-outputs"
+
+    # -- the transcribe tab -------------------------------------------------------
+    def transcribe(
+        self,
+        audio: str | None,
+        model: str | None,
+        language: str | None = view.AUTO_LANGUAGE,
+        task: str = Task.TRANSCRIBE.value,
+        target_language: str | None = None,
+        word_timestamps: bool = True,
+        formats: Sequence[str] | None = DEFAULT_FORMATS,
+        beam_size: float = 5,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
+    ) -> Iterator[tuple[Any, ...]]:
+        """Transcribe one recording; yields (status, transcript, segments, files, played)."""
+        cache = self.studio.layout.root
+        if not audio:
+            yield ("No recording yet: upload an audio or video file, or record one with the "
+                   "microphone, then press Transcribe.", "", [], None, None)
+            return
+        path = Path(audio)
+        try:
+            options = TranscriptionOptions(
+                language=None if language in (None, "", view.AUTO_LANGUAGE) else language,
+                task=Task(task or Task.TRANSCRIBE.value),
+                target_language=target_language or None,
+                word_timestamps=bool(word_timestamps),
+                beam_size=int(beam_size),
+            )
+            chosen = list(formats or ())
+            unknown = [f for f in chosen if f not in FORMATS]
+            if unknown:
+                raise ValueError(f"unknown output format(s): {', '.join(unknown)}")
+        except ValueError as exc:
+            invalid = InvalidOptionError(str(exc))
+            yield view.failure(invalid, stage="checking the options", cache_dir=cache), "", [], \
+                None, None
+            return
+        name = (model or "").strip() or self.studio.settings.default_model
+        log.info("transcribing %s with %s", path.name, name)
+        final: Update[Result] | None = None
+        for update in run_job(
+            lambda say: self.studio.transcribe_file(path, name, options, progress=say),
+            first_stage="starting…", heartbeat_s=self.heartbeat_s,
+        ):
+            if not update.done:
+                progress(_fraction(update.stage), desc=update.stage)
+                yield (view.working(update.stage, update.elapsed_s, update.stage_elapsed_s,
+                                    update.notes, subject=path.name),
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            final = update
+        assert final is not None and final.done  # noqa: S101 - run_job always ends so
+        if final.error is not None or final.result is None:
+            yield self._failed(final, path.name), "", [], None, None
+            return
+        result = final.result
+        try:
+            files = self._write_outputs(result, path, chosen)
+        except Exception as exc:  # noqa: BLE001 - the transcript is shown even so
+            error = as_studio_error(exc)
+            log.error("writing the outputs failed", exc_info=exc)
+            status = view.failure(error, stage="writing the download files", cache_dir=cache,
+                                  subject=path.name)
+            yield (status + "\nThe transcript below is complete; copy it from the box.",
+                   result.transcript.text, view.segment_rows(result.transcript), None,
+                   _played(path, result))
+            return
+        status = view.success(result.transcript, subject=path.name, device=result.device,
+                              engine=result.engine, elapsed_s=result.elapsed_s, files=files,
+                              notes=final.notes)
+        log.info("%s", status.replace("\n", " | "))
+        yield (status, result.transcript.text, view.segment_rows(result.transcript),
+               [str(f) for f in files] or None, _played(path, result))
+
+    def _failed(self, final: Update[Any], subject: str | None) -> str:
+        error = as_studio_error(final.error or RuntimeError("the job ended without a result"))
+        exc = final.error
+        if exc is not None:
+            log.error("%s failed while %s", subject or "job", final.stage,
+                      exc_info=(type(exc), exc, exc.__traceback__))
+        return view.failure(error, stage=final.stage, cache_dir=self.studio.layout.root,
+                            subject=subject, notes=final.notes)
+
+    def _write_outputs(self, result: Result, source: Path, formats: Sequence[str]) -> list[Path]:
+        if not formats:
+            return []
+        self._forget_old_outputs()
+        folder = self.outputs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        written = []
+        for fmt in formats:
+            target = folder / f"{source.stem}.{fmt}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(target, render(result.transcript, fmt), self.studio.retrier)
+            except OSError as exc:
+                raise translate_os_error(exc, action="write the download file", path=target,
+                                         cache_dir=self.studio.layout.root) from exc
+            written.append(target)
+        return written
+
+    def _forget_old_outputs(self) -> None:
+        if not self.outputs_root.is_dir():
+            return
+        cutoff = time.time() - OUTPUT_MAX_AGE_S
+        for folder in self.outputs_root.iterdir():
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    remove_tree(folder, self.studio.retrier)
+            except OSError:
+                continue
+
+    def play_segment(self, played: Played | None, evt: gr.SelectData) -> Any:
+        """Clicking a row of the segment table plays that part of the audio."""
+        if played is None or not played.spans_s:
+            return gr.skip()
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not isinstance(row, int) or not 0 <= row < len(played.spans_s):
+            return gr.skip()
+        start_s, end_s = played.spans_s[row]
+        try:
+            audio = _decoded(played.audio_path, Path(played.audio_path).stat().st_mtime_ns)
+            clip = self.outputs_root / "clips" / f"{uuid.uuid4().hex}.wav"
+            _write_wav(clip, audio, start_s, end_s)
+        except Exception:  # noqa: BLE001 - the table stays usable; the console says why
+            log.exception("could not cut the segment %d from %s", row, played.audio_path)
+            return gr.skip()
+        return str(clip)
+
+    # -- model choice -------------------------------------------------------------
+    def model_rows(self) -> list[view.ModelRow]:
+        loading = self.studio.loading()
+        loaded = {e.name: e.device for e in self.studio.loaded()}
+        rows = []
+        for status in self.studio.list_models():
+            name = status.spec.name
+            state = (f"loaded on {loaded[name]}" if name in loaded else
+                     f"loading ({view.duration(loading[name])})" if name in loading else "")
+            rows.append(view.ModelRow(name, status.spec.engine.value, status.spec.size_mb,
+                                      status.cached, status.spec.bundled, state))
+        for name, device in loaded.items():  # local files and hub ids loaded by path
+            if name not in {r.name for r in rows}:
+                rows.append(view.ModelRow(name, "", None, True, False, f"loaded on {device}"))
+        return rows
+
+    def model_dropdown(self, current: str | None = None) -> Any:
+        choices = view.model_choices(self.model_rows())
+        return gr.update(choices=choices, value=current or self.studio.settings.default_model)
+
+    def model_changed(self, model: str | None) -> tuple[Any, Any, Any]:
+        """Language, task and target controls for the chosen model."""
+        try:
+            spec = catalog.resolve((model or "").strip() or self.studio.settings.default_model)
+        except StudioError:
+            return gr.update(), gr.update(), gr.update()  # the transcription will explain
+        controls = view.controls_for(spec, self._languages_of_whisper())
+        language = gr.update(
+            choices=list(controls.languages) or [view.AUTO_LANGUAGE],
+            value=controls.default_language, visible=controls.choose_language,
+        )
+        task = gr.update(value=Task.TRANSCRIBE.value, visible=controls.can_translate)
+        target = gr.update(choices=list(controls.targets) or ["en"],
+                           value=(controls.targets or ("en",))[0],
+                           visible=controls.can_translate)
+        return language, task, target
+
+    def _languages_of_whisper(self) -> tuple[str, ...]:
+        if not self._whisper_languages:
+            try:
+                from faster_whisper.tokenizer import _LANGUAGE_CODES
+            except ImportError:
+                return ()
+            self._whisper_languages = tuple(_LANGUAGE_CODES)
+        return self._whisper_languages
+
+    # -- the models tab -----------------------------------------------------------
+    def models_panel(self) -> tuple[list[list[str]], str]:
+        try:
+            rows = self.model_rows()
+            size = view.human_bytes(self.studio.cache_size_bytes())
+        except Exception as exc:  # noqa: BLE001 - a panel refresh must never break the page
+            log.exception("listing the models failed")
+            return [], as_studio_error(exc).render()
+        cache = self.studio.layout.root
+        info = (f"**Cache folder:** `{cache}` — {size} in all.  \n"
+                "Models, downloads and NeMo's unpacked archives live here; change it with "
+                "`--cache-dir` or `STT_STUDIO_CACHE_DIR`.")
+        return view.model_table(rows), info
+
+    def load_model(self, model: str | None) -> Iterator[str]:
+        name = (model or "").strip() or self.studio.settings.default_model
+        final: Update[Any] | None = None
+        for update in run_job(lambda say: self.studio.load(name, say),
+                              first_stage="loading model…", heartbeat_s=self.heartbeat_s):
+            if not update.done:
+                yield view.working(update.stage, update.elapsed_s, update.stage_elapsed_s,
+                                   update.notes, subject=name)
+            final = update
+        assert final is not None  # noqa: S101
+        if final.error is not None:
+            yield self._failed(final, name)
+            return
+        loaded = final.result
+        assert loaded is not None  # noqa: S101 - no error means a result
+        yield (f"✓ {name} is loaded on {loaded.device} ({view.duration(final.elapsed_s)})"
+               + ("\n" + "\n".join(f"  ! {n}" for n in final.notes) if final.notes else ""))
+
+    def unload_model(self, model: str | None) -> str:
+        name = (model or "").strip() or self.studio.settings.default_model
+        try:
+            unloaded = self.studio.unload(name)
+        except Exception as exc:  # noqa: BLE001 - shown, not raised
+            log.exception("unloading %s failed", name)
+            return as_studio_error(exc).render()
+        return f"✓ {name} is unloaded." if unloaded else f"{name} was not loaded."
+
+    def doctor(self) -> Iterator[str]:
+        from stt_studio.doctor import run_doctor
+
+        final: Update[Any] | None = None
+        for update in run_job(lambda _say: run_doctor(self.studio.settings, self.studio.layout),
+                              first_stage="checking the set-up…", heartbeat_s=self.heartbeat_s):
+            if not update.done:
+                yield view.working(update.stage, update.elapsed_s, update.stage_elapsed_s)
+            final = update
+        assert final is not None  # noqa: S101
+        if final.error is not None:
+            yield self._failed(final, "doctor")
+            return
+        assert final.result is not None  # noqa: S101 - no error means a result
+        yield final.result.render()
+
+
+def _fraction(stage: str) -> float:
+    for prefix, fraction in _STAGE_FRACTION.items():
+        if stage.startswith(prefix):
+            return fraction
+    return 0.0
+
+
+def _played(path: Path, result: Result) -> Played:
+    return Played(str(path), tuple((s.start_s, s.end_s) for s in result.transcript.segments))
+
+
+@functools.lru_cache(maxsize=2)
+def _decoded(path: str, mtime_ns: int) -> Audio:
+    """The last recordings decoded again for playback (keyed by path and mtime)."""
+    return decode_file(Path(path))
+
+
+def _write_wav(target: Path, audio: Audio, start_s: float, end_s: float) -> None:
+    rate = audio.sample_rate_hz
+    part = audio.samples[int(start_s * rate):max(int(end_s * rate), int(start_s * rate) + 1)]
+    pcm = (np.clip(part, -1.0, 1.0) * 32767).astype("<i2")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())

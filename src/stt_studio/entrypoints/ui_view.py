@@ -1,0 +1,187 @@
+"""What the studio UI shows, as pure functions of domain values (no Gradio here).
+
+Keeping the texts here lets tests check exactly what a user reads: the status
+box on success and on every kind of failure, the model list, the segment table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stt_studio.domain import EngineKind, ModelSpec, Transcript
+from stt_studio.errors import StudioError
+
+AUTO_LANGUAGE = "auto"
+WAIT_HINT = (
+    "This is taking a while. A first load of a large model can take minutes (download, "
+    "unpacking); if nothing moves, look at the console log for the cause."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRow:
+    """One model as the UI lists it."""
+
+    name: str
+    engine: str
+    size_mb: int | None
+    cached: bool
+    bundled: bool
+    state: str  # "", "loaded on cpu", "loading (12 s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """Which transcription options make sense for a model.
+
+    languages: choices for the spoken language, ``auto`` first when the model
+    detects it; an empty tuple means "unknown until loaded: free text".
+    targets: translation targets; empty when the model cannot translate.
+    """
+
+    languages: tuple[str, ...]
+    targets: tuple[str, ...]
+
+    @property
+    def can_translate(self) -> bool:
+        return bool(self.targets)
+
+    @property
+    def choose_language(self) -> bool:
+        return len(self.languages) != 1
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else AUTO_LANGUAGE
+
+
+def controls_for(spec: ModelSpec, whisper_languages: Sequence[str] = ()) -> Controls:
+    """Options the UI offers for ``spec`` (before it is loaded)."""
+    if spec.local:
+        return Controls((), ("en",))  # unknown until loaded: the engine checks the choice
+    if spec.engine is EngineKind.WHISPER:
+        if not spec.multilingual:
+            return Controls((AUTO_LANGUAGE,), ())
+        return Controls((AUTO_LANGUAGE, *whisper_languages), ("en",))
+    if spec.translates:  # Canary: the spoken language is a prompt, not detected
+        return Controls(spec.languages, spec.languages)
+    return Controls((AUTO_LANGUAGE,), ())  # Parakeet: English-only, or v3 detects it
+
+
+def model_label(row: ModelRow) -> str:
+    where = "bundled" if row.bundled else ("cached" if row.cached else (
+        f"download {row.size_mb} MB" if row.size_mb else "not downloaded"))
+    return f"{row.name} · {row.engine} · {where}"
+
+
+def model_choices(rows: Sequence[ModelRow]) -> list[tuple[str, str]]:
+    """(label, value) pairs for the model dropdown, cached models first."""
+    ordered = sorted(rows, key=lambda r: (not (r.cached or r.bundled),))
+    return [(model_label(r), r.name) for r in ordered]
+
+
+def model_table(rows: Sequence[ModelRow]) -> list[list[str]]:
+    return [
+        [r.name, r.engine, f"{r.size_mb} MB" if r.size_mb else "?",
+         "bundled" if r.bundled else ("yes" if r.cached else "no"), r.state or "—"]
+        for r in rows
+    ]
+
+
+def clock(seconds: float) -> str:
+    """``1:02:03.4`` / ``2:03.4`` for tables (tenths of a second)."""
+    tenths = round(max(seconds, 0.0) * 10)
+    minutes, tenth_s = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{tenth_s // 10:02d}.{tenth_s % 10}"
+    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes}:{secs}"
+
+
+def duration(seconds: float) -> str:
+    """Human durations for summaries: ``0.8 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def segment_rows(transcript: Transcript) -> list[list[str]]:
+    return [[clock(s.start_s), clock(s.end_s), s.text.strip()] for s in transcript.segments]
+
+
+def working(stage: str, elapsed_s: float, stage_elapsed_s: float,
+            notes: Sequence[str] = (), subject: str | None = None) -> str:
+    """The status box while a job runs: the stage, the time, what went wrong so far."""
+    head = f"⏳ {stage} ({duration(elapsed_s)})"
+    lines = [f"{head} — {subject}" if subject else head]
+    lines.extend(f"  ! {n}" for n in notes[-5:])
+    if stage_elapsed_s >= 60:
+        lines.append(WAIT_HINT)
+    return "\n".join(lines)
+
+
+def _retry_note(notes: Sequence[str]) -> list[str]:
+    retries = [n for n in notes if "file locked" in n]
+    other = [n for n in notes if "file locked" not in n]
+    lines = []
+    if retries:
+        lines.append(f"Recovered from a locked file after {len(retries)} retr"
+                     f"{'y' if len(retries) == 1 else 'ies'}:")
+        lines.extend(f"  - {n}" for n in retries)
+    if other:
+        lines.append("Warnings:")
+        lines.extend(f"  - {n}" for n in other[-5:])
+    return lines
+
+
+def success(
+    transcript: Transcript, *, subject: str, device: str, engine: str, elapsed_s: float,
+    files: Sequence[Path] = (), notes: Sequence[str] = (),
+) -> str:
+    speed = transcript.duration_s / elapsed_s if elapsed_s > 0 else 0.0
+    words = len(transcript.text.split())
+    lines = [
+        f"✓ Transcribed {subject}",
+        f"  audio: {duration(transcript.duration_s)} · took {duration(elapsed_s)} · "
+        f"{speed:.1f}× real time",
+        f"  model: {transcript.model} ({engine}) on {device}"
+        + (f" · language: {transcript.language}" if transcript.language else ""),
+        f"  {len(transcript.segments)} segment(s) · {words} word(s)",
+    ]
+    if not transcript.segments:
+        lines.append("  No speech was found in this recording.")
+    if files:
+        lines.append(f"  files: {', '.join(p.name for p in files)}")
+    lines.extend(_retry_note(notes))
+    return "\n".join(lines)
+
+
+def failure(error: StudioError, *, stage: str, cache_dir: Path, subject: str | None = None,
+            notes: Sequence[str] = ()) -> str:
+    """The categorized error for the status box: what, why, what to do, where."""
+    where = f" ({subject})" if subject else ""
+    lines = [f"✗ Failed while {stage.rstrip('…. ')}{where}", "", error.render()]
+    if str(cache_dir) not in error.paths:
+        lines.append(f"Cache folder: {cache_dir}")
+    retries = [n for n in notes if "file locked" in n]
+    if retries:
+        lines.append("Retries before giving up:")
+        lines.extend(f"  - {n}" for n in retries)
+    lines.append("The full traceback is in the console log.")
+    return "\n".join(lines)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
