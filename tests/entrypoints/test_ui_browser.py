@@ -1,0 +1,136 @@
+"""The studio UI in a real browser: the normal path, bad audio, locked files."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import srt
+
+from stt_studio.retry import RetryPolicy
+from tests.conftest import SHARED_AUDIO, make_studio
+from tests.support.browser import serving
+from tests.support.faults import inject
+
+pytestmark = [__import__("pytest").mark.browser, __import__("pytest").mark.slow]
+
+CORRUPT = SHARED_AUDIO / "D_awkward" / "evil_corrupt.wav"
+EMPTY = SHARED_AUDIO / "D_awkward" / "null_zero_samples.wav"
+VIDEO = SHARED_AUDIO / "D_awkward" / "formats" / "p001.mp4"
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".,!?;:").lower() for w in text.split()}
+
+
+def test_upload_transcribe_and_download_srt(open_page, studio_url, jfk, tmp_path):
+    page = open_page(studio_url)
+    page.upload(jfk)
+    status = page.transcribe()
+    assert status.startswith("✓ Transcribed jfk.flac"), status
+    for part in ("audio: 11 s", "real time", "model: tiny.en (whisper) on cpu", "jfk.srt"):
+        assert part in status
+    assert {"fellow", "americans", "country"} <= _words(page.transcript())
+
+    link = page.page.locator("#downloads a[download='jfk.srt']")
+    with page.page.expect_download() as info:
+        link.click()
+    saved = tmp_path / "jfk.srt"
+    info.value.save_as(saved)
+    subtitles = list(srt.parse(saved.read_text("utf-8")))
+    assert subtitles and all(s.start < s.end for s in subtitles)
+    assert subtitles[-1].end.total_seconds() <= 11.1
+    assert "fellow Americans" in " ".join(s.content for s in subtitles)
+
+    grid = page.page.locator("#segments [role=grid]")
+    assert grid.get_attribute("aria-rowcount") == str(len(subtitles) + 1)  # + the header
+    last = len(subtitles) - 1
+    page.page.locator(f"#segments [data-testid='cell-{last}-2']").click()
+    # the player now holds exactly that segment's audio
+    link = page.page.locator("#segment-player a[href*='gradio_api/file='][href$='.wav']")
+    clip = page.page.request.get(link.get_attribute("href")).body()
+    with wave.open(io.BytesIO(clip)) as wav:
+        clip_s = wav.getnframes() / wav.getframerate()
+    expected_s = (subtitles[last].end - subtitles[last].start).total_seconds()
+    assert abs(clip_s - expected_s) < 0.05
+
+
+def test_video_container_upload(open_page, studio_url):
+    page = open_page(studio_url)
+    page.upload(VIDEO)
+    status = page.transcribe()
+    assert status.startswith("✓ Transcribed p001.mp4"), status
+    assert {"fairest", "creatures"} <= _words(page.transcript())
+
+
+def test_microphone_recording(open_page, studio_url):
+    page = open_page(studio_url)
+    page.page.get_by_role("tab", name="Record").click()
+    page.page.locator("#mic").get_by_role("button", name="Record").click()
+    page.page.wait_for_timeout(6000)
+    page.page.locator("#mic").get_by_role("button", name="Stop").click()
+    page.page.get_by_role("tab", name="Upload").click()
+    page.page.wait_for_selector("#audio a[href*='gradio_api/file=']")
+    status = page.transcribe()
+    assert status.startswith("✓ Transcribed"), status
+    assert len(_words(page.transcript()) & {"fellow", "americans", "ask", "country"}) >= 2
+
+
+def test_no_recording_says_what_to_do(open_page, studio_url):
+    page = open_page(studio_url)
+    page.page.click("#transcribe")
+    page.page.wait_for_function(
+        "() => document.querySelector('#status textarea').value.startsWith('No recording')")
+    assert "upload an audio or video file" in page.status()
+
+
+def test_corrupt_audio_shows_the_audio_error(open_page, studio_url):
+    page = open_page(studio_url)
+    page.upload(CORRUPT)
+    status = page.transcribe()
+    assert status.startswith("✗ Failed while decoding audio (evil_corrupt.wav)"), status
+    assert "Cannot read the audio" in status and "What to do:" in status
+    assert "Cache folder:" in status
+    assert page.transcript() == ""
+
+
+def test_empty_audio_shows_the_audio_error(open_page, studio_url):
+    page = open_page(studio_url)
+    page.upload(EMPTY)
+    status = page.transcribe()
+    assert status.startswith("✗ Failed while decoding audio (null_zero_samples.wav)"), status
+    assert "Cannot read the audio" in status and "no audio" in status.lower()
+
+
+def test_lock_released_after_two_tries(open_page, fresh_layout, monkeypatch, jfk, caplog):
+    import faster_whisper
+
+    caplog.set_level("WARNING", logger="stt_studio")
+    loader = inject(monkeypatch, faster_whisper, "WhisperModel", 2)
+    studio = make_studio(fresh_layout, retry=RetryPolicy((0.1, 0.2, 0.3)))
+    with serving(studio) as url:
+        page = open_page(url)
+        page.upload(jfk)
+        status = page.transcribe()
+    assert loader.raised == 2
+    assert status.startswith("✓ Transcribed jfk.flac"), status
+    assert "Recovered from a locked file after 2 retries" in status
+    assert status.count("being used by another process") == 2
+    assert {"fellow", "americans"} <= _words(page.transcript())
+    assert len([r for r in caplog.records if "retry" in r.getMessage()]) == 2
+
+
+def test_persistent_lock_shows_remedies_and_cache(open_page, fresh_layout, monkeypatch, jfk):
+    import faster_whisper
+
+    inject(monkeypatch, faster_whisper, "WhisperModel", None)
+    studio = make_studio(fresh_layout, retry=RetryPolicy((0.1, 0.2, 0.3)))
+    with serving(studio) as url:
+        page = open_page(url)
+        page.upload(jfk)
+        status = page.transcribe()
+    assert status.startswith("✗ Failed while"), status
+    for phrase in ("A file is locked by another program", "antivirus", "OneDrive",
+                   "Exclude the cache folder", str(fresh_layout.root), "retry 3/3"):
+        assert phrase in status, phrase
+    assert page.transcript() == ""

@@ -1,0 +1,96 @@
+"""Driving the studio's web UI in Debian's Chromium through pip's playwright.
+
+No `playwright install`: the browser is /usr/bin/chromium (installed by
+`make test`), started with flags that keep it off the network; every page
+records its requests so a test can prove that nothing left 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OFFLINE_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+]
+LOCAL = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/")
+DONE_JS = """() => {
+  const box = document.querySelector('#status textarea');
+  return box && (box.value.startsWith('✓') || box.value.startsWith('✗'));
+}"""
+
+
+def mic_args(wav: Path) -> list[str]:
+    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(studio: Any, heartbeat_s: float = 0.2) -> Iterator[str]:
+    """The studio's real app on a free loopback port; yields its URL."""
+    from stt_studio.entrypoints.ui import start
+
+    served = start(studio, "127.0.0.1", free_port(), heartbeat_s=heartbeat_s)
+    try:
+        yield served.url
+    finally:
+        served.close()
+
+
+@dataclass
+class StudioPage:
+    """One browser page on the studio, with the steps tests repeat."""
+
+    page: Any
+    url: str
+    requests: list[str] = field(default_factory=list)
+
+    def open(self) -> StudioPage:
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.goto(self.url)
+        self.page.wait_for_selector("#transcribe")
+        return self
+
+    def outside_requests(self) -> list[str]:
+        return [u for u in self.requests
+                if not LOCAL.match(u) and not u.startswith(("data:", "blob:"))]
+
+    def upload(self, path: Path) -> None:
+        self.page.locator("#audio input[type=file]").set_input_files(str(path))
+        self.page.wait_for_selector("#audio a[href*='gradio_api/file=']", timeout=30_000)
+
+    def type_model(self, value: str) -> None:
+        box = self.page.locator("#model input")
+        box.click()
+        box.fill(value)
+        box.press("Enter")
+        self.page.locator("#status").click()  # blur: Gradio commits a custom value
+
+    def transcribe(self, timeout_s: float = 120) -> str:
+        self.page.click("#transcribe")
+        return self.wait_done(timeout_s)
+
+    def wait_done(self, timeout_s: float = 120) -> str:
+        self.page.wait_for_function(DONE_JS, timeout=timeout_s * 1000)
+        return self.status()
+
+    def status(self) -> str:
+        return str(self.page.locator("#status textarea").input_value())
+
+    def transcript(self) -> str:
+        return str(self.page.locator("#transcript textarea").input_value())
