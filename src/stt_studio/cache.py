@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 _HEAVY_MODULES = ("torch", "nemo", "huggingface_hub", "faster_whisper")
 
+#: the system's temp folder as it was before :func:`prepare_cache` redirected it;
+#: only a fallback for small UI files when the cache itself is not writable
+SYSTEM_TEMP_DIR = Path(tempfile.gettempdir())
+
 
 @dataclass(frozen=True, slots=True)
 class CacheLayout:
@@ -76,6 +80,14 @@ class CacheLayout:
             "MPLCONFIGDIR": str(self.xdg_cache / "matplotlib"),
             "NUMBA_CACHE_DIR": str(self.xdg_cache / "numba"),
         }
+
+
+def check_writable(folder: Path) -> None:
+    """Raise the OSError that writing a file into ``folder`` meets (creating it first)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".write-probe-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
 
 
 def prepare_cache(root: Path) -> CacheLayout:

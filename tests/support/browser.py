@@ -82,6 +82,8 @@ class StudioPage:
         self.page.locator("#status").click()  # blur: Gradio commits a custom value
 
     def transcribe(self, timeout_s: float = 120) -> str:
+        # forget the last outcome, so the wait below sees only this run's
+        self.page.evaluate("document.querySelector('#status textarea').value = ''")
         self.page.click("#transcribe")
         return self.wait_done(timeout_s)
 

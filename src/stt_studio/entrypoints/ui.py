@@ -10,14 +10,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stt_studio.cache import CacheLayout
+from stt_studio.cache import SYSTEM_TEMP_DIR, CacheLayout, check_writable
 from stt_studio.domain import Task
 from stt_studio.entrypoints.console import report
-from stt_studio.errors import StudioError
+from stt_studio.errors import StudioError, translate_os_error
 from stt_studio.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,11 +40,34 @@ CSS = """
 """
 
 
-def offline_environment(layout: CacheLayout) -> None:
-    """Before Gradio is imported: no telemetry, no version check, uploads in the cache."""
+def offline_environment(scratch: Path) -> None:
+    """Before Gradio is imported: no telemetry, no version check, uploads in ``scratch``."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ["GRADIO_TEMP_DIR"] = str(layout.tmp_dir / "gradio")
+    os.environ["GRADIO_TEMP_DIR"] = str(scratch / "gradio")
+
+
+def ui_scratch(layout: CacheLayout) -> tuple[Path, str | None]:
+    """Where uploads and download files go, and a warning if the cache cannot take them.
+
+    An unwritable cache must not break uploads (Gradio would answer with a bare
+    error): the UI then keeps its small files in the system temp folder and
+    says at once what is wrong, before any model needs the cache.
+    """
+    preferred = layout.tmp_dir / "ui"
+    try:
+        check_writable(preferred)
+        return preferred, None
+    except OSError as exc:
+        error = translate_os_error(exc, action="write into the cache folder",
+                                   path=exc.filename or preferred, cache_dir=layout.root)
+    fallback = Path(tempfile.mkdtemp(prefix="stt-studio-ui-", dir=SYSTEM_TEMP_DIR))
+    log.warning("%s\nuploads and downloads go to %s for now", error.render(), fallback)
+    return fallback, (
+        "⚠ The cache folder is not writable: models that must be downloaded or unpacked "
+        f"will fail until it is fixed.\n{error.render()}\n"
+        f"Uploads and download files go to {fallback} for now."
+    )
 
 
 def build_app(ui: StudioUI) -> gr.Blocks:
@@ -99,8 +124,9 @@ def build_app(ui: StudioUI) -> gr.Blocks:
                     with gr.Column(scale=2):
                         status = gr.Textbox(
                             label="Status", lines=6, max_lines=30, interactive=False,
-                            value=f"Ready. Choose a recording and press Transcribe.\n"
-                                  f"Cache folder: {studio.layout.root}",
+                            value=ui.startup_warning or
+                            f"Ready. Choose a recording and press Transcribe.\n"
+                            f"Cache folder: {studio.layout.root}",
                             elem_id="status", buttons=["copy"],
                         )
                         transcript = gr.Textbox(label="Transcript", lines=8, max_lines=40,
@@ -175,13 +201,14 @@ class Served:
 
 def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0) -> Served:
     """Build the app and serve it in background threads (returns at once)."""
-    offline_environment(studio.layout)
+    scratch, warning = ui_scratch(studio.layout)
+    offline_environment(scratch)
     from stt_studio.entrypoints.ui_handlers import StudioUI
 
-    app = build_app(StudioUI(studio, heartbeat_s=heartbeat_s))
+    ui_outputs = scratch / "outputs"
+    app = build_app(StudioUI(studio, outputs_root=ui_outputs, startup_warning=warning,
+                             heartbeat_s=heartbeat_s))
     app.queue(default_concurrency_limit=4)
-    ui_outputs = studio.layout.tmp_dir / "ui-outputs"
-    ui_outputs.mkdir(parents=True, exist_ok=True)
     import gradio as gr
 
     app.launch(

@@ -55,11 +55,13 @@ class StudioUI:
 
     studio: Studio
     heartbeat_s: float = 1.0
+    outputs_root: Path = field(default=Path())  # "": under the cache's tmp folder
+    startup_warning: str | None = None
     _whisper_languages: tuple[str, ...] = field(default=(), init=False)
 
-    @property
-    def outputs_root(self) -> Path:
-        return self.studio.layout.tmp_dir / "ui-outputs"
+    def __post_init__(self) -> None:
+        if self.outputs_root == Path():
+            self.outputs_root = self.studio.layout.tmp_dir / "ui" / "outputs"
 
     # -- the transcribe tab -------------------------------------------------------
     def transcribe(
