@@ -52,6 +52,11 @@ class CacheLayout:
         return self.root / "tmp"
 
     @property
+    def ui_dir(self) -> Path:
+        """The web UI's uploads and download files (it clears them itself)."""
+        return self.tmp_dir / "ui"
+
+    @property
     def extracted_dir(self) -> Path:
         """One folder per ``.nemo`` archive, named by its content hash."""
         return self.root / "extracted"

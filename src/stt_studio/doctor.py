@@ -103,7 +103,8 @@ def _temp_dir(layout: CacheLayout) -> Check:
 
 
 def _leftovers(layout: CacheLayout, retrier: Retrier, clean: bool) -> Check:
-    found = [p for p in layout.tmp_dir.iterdir()] if layout.tmp_dir.is_dir() else []
+    found = [p for p in layout.tmp_dir.iterdir() if p != layout.ui_dir] \
+        if layout.tmp_dir.is_dir() else []
     found += [p for p in layout.extracted_dir.glob(".partial-*")]
     found += [p for p in layout.extracted_dir.glob(".stale-*")]
     if not found:

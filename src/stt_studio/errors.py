@@ -13,6 +13,7 @@ shell (CLI, API, UI) can show the same readable text::
      ├── EngineMissingError     the engine's Python package is not installed
      ├── AudioError             the recording cannot be decoded (empty, corrupt)
      ├── InvalidOptionError     an option the chosen model cannot honour
+     ├── ServerError            the web UI cannot listen (port in use, bad host)
      └── UnexpectedError        anything else, with the original exception
 
 Foreign exceptions are translated once, at the boundary that meets them, by
@@ -154,6 +155,14 @@ class InvalidOptionError(StudioError):
     title = "Invalid option"
 
 
+class ServerError(StudioError):
+    title = "Cannot start the web server"
+    default_causes = (
+        "Another program (or another stt-studio) already uses this port",
+        "The host address does not belong to this machine",
+    )
+
+
 class UnexpectedError(StudioError):
     title = "Unexpected error"
     default_remedies = (
@@ -171,6 +180,7 @@ _KIND_BY_CLASS: dict[type[StudioError], str] = {
     EngineMissingError: "engine_missing",
     AudioError: "audio",
     InvalidOptionError: "invalid_option",
+    ServerError: "server",
     UnexpectedError: "unexpected",
 }
 

@@ -221,3 +221,51 @@ def test_cache_dir_flag_wins_over_the_environment(tmp_path):
     assert proc.stdout.splitlines()[0] == f"cache: {flagged}"
     assert (flagged / "tmp").is_dir()
     assert not (tmp_path / "from-env").exists()
+
+
+@pytest.mark.slow
+def test_serve_prints_the_url_and_serves_the_ui(cache):
+    import urllib.request
+
+    from tests.support.browser import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STT_STUDIO_")}
+    env.update(STT_STUDIO_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([str(SCRIPT), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = proc.stdout.readline()
+        url = f"http://127.0.0.1:{port}/"
+        assert first.strip() == (f"stt-studio is running: open {url} in your browser "
+                                 "(Ctrl+C stops it)")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert b"stt-studio" in page.read()
+        lines = []
+        while "default model tiny.en is ready" not in "".join(lines):  # preloaded
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@pytest.mark.slow
+def test_serve_on_a_busy_port_says_so(cache):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_cli("serve", "--no-preload", "--port", str(port), cache=cache, timeout=120)
+    assert proc.returncode == 1
+    assert f"Cannot start the web server: cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert f"--port {port + 1}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_serve_rejects_a_bad_port(cache):
+    proc = run_cli("serve", "--port", "70000", cache=cache)
+    assert proc.returncode == 2 and "port must be between 0 and 65535" in proc.stderr

@@ -27,6 +27,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("stt_studio.cli")
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, not {port}")
+    return port
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cache-dir", default=argparse.SUPPRESS, metavar="DIR",
@@ -74,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="start the web UI")
     serve.add_argument("--host", default=None,
                        help="address to listen on (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=None, help="port (default: 7860)")
+    serve.add_argument("--port", type=_port, default=None,
+                       help="port (default: 7860, or $STT_STUDIO_PORT)")
     serve.add_argument("--device", choices=DEVICES, default=None)
     serve.add_argument("--no-preload", action="store_true",
                        help="do not load the default model at start-up")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from stt_studio.cache import SYSTEM_TEMP_DIR, CacheLayout, check_writable
 from stt_studio.domain import Task
 from stt_studio.entrypoints.console import report
-from stt_studio.errors import StudioError, translate_os_error
+from stt_studio.errors import ServerError, translate_os_error
 from stt_studio.settings import Settings
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def ui_scratch(layout: CacheLayout) -> tuple[Path, str | None]:
     error): the UI then keeps its small files in the system temp folder and
     says at once what is wrong, before any model needs the cache.
     """
-    preferred = layout.tmp_dir / "ui"
+    preferred = layout.ui_dir
     try:
         check_writable(preferred)
         return preferred, None
@@ -255,10 +255,9 @@ def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
     try:
         served = start(studio, host, port)
     except OSError as exc:
-        raise StudioError(
-            f"cannot listen on {host}:{port}: {exc}",
-            causes=("Another program (or another stt-studio) already uses this port",
-                    "The host address does not belong to this machine"),
+        raise ServerError(
+            f"cannot listen on {host}:{port}",
+            detail=str(exc).split(". You can specify")[0],  # Gradio's own hint names its API
             remedies=(f"Pass another port: stt-studio serve --port {port + 1}",
                       "Or stop the program using the port"),
         ) from exc

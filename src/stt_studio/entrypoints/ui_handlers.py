@@ -61,7 +61,7 @@ class StudioUI:
 
     def __post_init__(self) -> None:
         if self.outputs_root == Path():
-            self.outputs_root = self.studio.layout.tmp_dir / "ui" / "outputs"
+            self.outputs_root = self.studio.layout.ui_dir / "outputs"
 
     # -- the transcribe tab -------------------------------------------------------
     def transcribe(
