@@ -85,3 +85,35 @@ def test_ui_stays_responsive_while_a_model_loads(open_page, fresh_layout, monkey
         page.page.get_by_role("tab", name="Transcribe").click()
         status = page.wait_done()
     assert status.startswith("✓ Transcribed jfk.flac"), status
+
+
+def test_a_server_that_stops_answering_is_reported(open_page, fresh_layout, monkeypatch, jfk):
+    """Never a frozen "working" line: the page notices the silence and says what to do."""
+    import faster_whisper
+
+    from tests.support.browser import start_app
+
+    release = threading.Event()
+    original = faster_whisper.WhisperModel
+
+    def stuck_loader(*args, **kwargs):
+        release.wait(60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", stuck_loader)
+    served = start_app(make_studio(fresh_layout), stale_after_s=3)
+    try:
+        page = open_page(served.url)
+        page.upload(jfk)
+        page.page.click("#transcribe")
+        page.page.wait_for_function(
+            "() => document.querySelector('#status textarea').value.startsWith('⏳')")
+    finally:
+        served.close()  # the server goes away mid-job
+        release.set()
+    page.page.wait_for_function(
+        "() => document.querySelector('#status textarea').value.startsWith('⚠ No answer')",
+        timeout=30_000)
+    status = page.status()
+    assert "stt-studio serve" in status and "reload this page" in status
+    assert "Last news from the server:\n⏳ loading" in status

@@ -41,15 +41,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(studio: Any, heartbeat_s: float = 0.2) -> Iterator[str]:
-    """The studio's real app on a free loopback port; yields its URL."""
-    from stt_studio.entrypoints.ui import start
-
-    served = start(studio, "127.0.0.1", free_port(), heartbeat_s=heartbeat_s)
+def serving(studio: Any, heartbeat_s: float = 0.2, stale_after_s: float = 15.0,
+            ) -> Iterator[Any]:
+    """The studio's real app on a free loopback port; yields its URL (a str)."""
+    served = start_app(studio, heartbeat_s, stale_after_s)
     try:
         yield served.url
     finally:
         served.close()
+
+
+def start_app(studio: Any, heartbeat_s: float = 0.2, stale_after_s: float = 15.0) -> Any:
+    from stt_studio.entrypoints.ui import start
+
+    return start(studio, "127.0.0.1", free_port(), heartbeat_s=heartbeat_s,
+                 stale_after_s=stale_after_s)
 
 
 @dataclass

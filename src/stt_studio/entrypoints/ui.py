@@ -34,6 +34,25 @@ TITLE = "stt-studio"
 #: audio and video containers PyAV reads; the browser's picker filters on these
 UPLOAD_TYPES = ["audio", "video", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus",
                 ".webm", ".mkv", ".mp4", ".mov", ".avi", ".wma", ".aiff", ".aif"]
+#: the server sends news at least every second while it works; a page that hears
+#: nothing for this long says so instead of showing a frozen "working" line
+STALE_AFTER_S = 15.0
+WATCHDOG_JS = """() => {
+  const staleMs = %d;
+  let last = null, since = Date.now();
+  setInterval(() => {
+    const box = document.querySelector('#status textarea');
+    if (!box) return;
+    if (box.value !== last) { last = box.value; since = Date.now(); return; }
+    if (box.value.startsWith('⏳') && Date.now() - since > staleMs) {
+      box.value = '⚠ No answer from the stt-studio server for ' + Math.round(staleMs / 1000)
+        + ' s. It may have stopped or lost the connection: look at the console where '
+        + '`stt-studio serve` runs, start it again if it stopped, then reload this page.'
+        + '\\nLast news from the server:\\n' + box.value;
+      last = box.value;
+    }
+  }, 1000);
+}"""
 CSS = """
 #status textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 #doctor-report textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
@@ -199,7 +218,8 @@ class Served:
         self.app.close()
 
 
-def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0) -> Served:
+def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0,
+          stale_after_s: float = STALE_AFTER_S) -> Served:
     """Build the app and serve it in background threads (returns at once)."""
     scratch, warning = ui_scratch(studio.layout)
     offline_environment(scratch)
@@ -216,6 +236,7 @@ def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0) -> 
         prevent_thread_lock=True, inbrowser=False, ssr_mode=False, quiet=True,
         allowed_paths=[str(ui_outputs)], footer_links=["api", "settings"],
         theme=gr.themes.Default(), css=CSS, pwa=False, mcp_server=False,
+        js=WATCHDOG_JS % int(stale_after_s * 1000),
     )
     url = f"http://{_url_host(host)}:{app.server_port}/"
     return Served(app, url)
