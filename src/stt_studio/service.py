@@ -84,7 +84,7 @@ class Studio:
         if window_s is not None:
             window_s = min(window_s, self.settings.long_audio_window_s)
         if window_s is None or audio.duration_s <= window_s:
-            output = loaded.transcribe(audio, options)
+            output = loaded.transcribe(audio, options, progress)
             segments = output.segments
             language = output.language
         else:

@@ -134,3 +134,21 @@ def test_persistent_lock_shows_remedies_and_cache(open_page, fresh_layout, monke
                    "Exclude the cache folder", str(fresh_layout.root), "retry 3/3"):
         assert phrase in status, phrase
     assert page.transcript() == ""
+
+
+def test_language_and_task_follow_the_model(open_page, studio_url):
+    page = open_page(studio_url)
+    language = page.page.locator("#language")
+    task = page.page.locator("#task")
+    assert not language.is_visible() and not task.is_visible()  # tiny.en: English only
+
+    page.page.locator("#model input").click()
+    page.page.get_by_role(
+        "option", name="nvidia/canary-180m-flash · nemo · download 730 MB").click()
+    language.wait_for(state="visible")
+    task.wait_for(state="visible", timeout=5000)
+    page.page.locator("#target-language").wait_for(state="visible", timeout=5000)
+    assert page.page.locator("#language input").input_value() == "en"
+    page.page.locator("#language input").click()
+    options = page.page.get_by_role("option")
+    assert {o.strip("✓ ").strip() for o in options.all_inner_texts()} == {"en", "de", "es", "fr"}

@@ -29,6 +29,7 @@ from stt_studio.domain import (
     SAMPLE_RATE_HZ,
     Audio,
     ModelSpec,
+    Progress,
     Segment,
     Task,
     TranscriptionOptions,
@@ -239,7 +240,9 @@ class NemoModel:
     def sample_rate_hz(self) -> int:
         return int(self.model.cfg.preprocessor.sample_rate)
 
-    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+    def transcribe(self, audio: Audio, options: TranscriptionOptions,
+                   progress: Progress | None = None) -> EngineOutput:
+        # one call per window: the service reports progress between windows
         if self.model is None:
             raise InvalidOptionError(
                 f"{self.spec.name} was unloaded while this transcription waited for it",

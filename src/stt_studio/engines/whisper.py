@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stt_studio.domain import Audio, ModelSpec, Segment, Task, TranscriptionOptions, Word
+from stt_studio.domain import (
+    Audio,
+    ModelSpec,
+    Progress,
+    Segment,
+    Task,
+    TranscriptionOptions,
+    Word,
+)
 from stt_studio.engines.base import EngineOutput, ModelInfo, cuda_unavailable
 from stt_studio.errors import InvalidOptionError
 from stt_studio.retry import Retrier
@@ -56,7 +64,8 @@ class WhisperModel:
     info: ModelInfo
     model: Any = field(repr=False)
 
-    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+    def transcribe(self, audio: Audio, options: TranscriptionOptions,
+                   progress: Progress | None = None) -> EngineOutput:
         language = options.language
         if language and language not in self.info.languages:
             raise InvalidOptionError(
@@ -82,8 +91,12 @@ class WhisperModel:
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
         )
-        out = tuple(_segment(s) for s in segments)  # the generator does the work
-        return EngineOutput(segments=out, language=info.language)
+        out = []
+        for raw in segments:  # the generator does the work, segment by segment
+            out.append(_segment(raw))
+            if progress is not None:
+                progress(f"transcribing… {raw.end:.0f} of {audio.duration_s:.0f} s")
+        return EngineOutput(segments=tuple(out), language=info.language)
 
     def close(self) -> None:
         self.model = None

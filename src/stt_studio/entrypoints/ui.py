@@ -121,7 +121,7 @@ def build_app(ui: StudioUI) -> gr.Blocks:
                             info="Engine and cache state; or type a path to a .nemo file "
                                  "or model folder",
                         )
-                        with gr.Row():
+                        with gr.Row(visible=False) as options_row:
                             language = gr.Dropdown(label="Spoken language",
                                                    choices=[view.AUTO_LANGUAGE],
                                                    value=view.AUTO_LANGUAGE,
@@ -181,7 +181,8 @@ def build_app(ui: StudioUI) -> gr.Blocks:
 
         mic.stop_recording(lambda path: path, inputs=mic, outputs=audio, api_visibility="private")
         mic.upload(lambda path: path, inputs=mic, outputs=audio, api_visibility="private")
-        model.change(ui.model_changed, inputs=model, outputs=[language, task, target],
+        model.change(ui.model_changed, inputs=model,
+                     outputs=[language, task, target, options_row],
                      api_visibility="private")
         run.click(
             ui.transcribe,
@@ -202,7 +203,8 @@ def build_app(ui: StudioUI) -> gr.Blocks:
                      api_name="unload_model").then(ui.models_panel, outputs=panel,
                                                    api_visibility="private")
         doctor.click(ui.doctor, outputs=report_box, api_name="doctor")
-        app.load(ui.model_changed, inputs=model, outputs=[language, task, target],
+        app.load(ui.model_changed, inputs=model,
+                 outputs=[language, task, target, options_row],
                  api_visibility="private")
     return app  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 import uuid
 import wave
@@ -210,12 +211,12 @@ class StudioUI:
         choices = view.model_choices(self.model_rows())
         return gr.update(choices=choices, value=current or self.studio.settings.default_model)
 
-    def model_changed(self, model: str | None) -> tuple[Any, Any, Any]:
-        """Language, task and target controls for the chosen model."""
+    def model_changed(self, model: str | None) -> tuple[Any, Any, Any, Any]:
+        """Language, task and target controls (and their row) for the chosen model."""
         try:
             spec = catalog.resolve((model or "").strip() or self.studio.settings.default_model)
         except StudioError:
-            return gr.update(), gr.update(), gr.update()  # the transcription will explain
+            return gr.update(), gr.update(), gr.update(), gr.update()  # transcribing explains
         controls = view.controls_for(spec, self._languages_of_whisper())
         language = gr.update(
             choices=list(controls.languages) or [view.AUTO_LANGUAGE],
@@ -225,7 +226,8 @@ class StudioUI:
         target = gr.update(choices=list(controls.targets) or ["en"],
                            value=(controls.targets or ("en",))[0],
                            visible=controls.can_translate)
-        return language, task, target
+        row = gr.update(visible=controls.choose_language or controls.can_translate)
+        return language, task, target, row
 
     def _languages_of_whisper(self) -> tuple[str, ...]:
         if not self._whisper_languages:
@@ -294,7 +296,15 @@ class StudioUI:
         yield final.result.render()
 
 
+_PART = re.compile(r"(\d+) of (\d+)")
+
+
 def _fraction(stage: str) -> float:
+    """Where the bar stands: stage by stage, then through the audio while transcribing."""
+    part = _PART.search(stage)
+    if stage.startswith("transcribing") and part and int(part.group(2)) > 0:
+        done = min(int(part.group(1)) / int(part.group(2)), 1.0)
+        return 0.5 + 0.5 * done
     for prefix, fraction in _STAGE_FRACTION.items():
         if stage.startswith(prefix):
             return fraction
