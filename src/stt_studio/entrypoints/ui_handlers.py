@@ -96,8 +96,9 @@ class StudioUI:
             unknown = [f for f in chosen if f not in FORMATS]
             if unknown:
                 raise ValueError(f"unknown output format(s): {', '.join(unknown)}")
-        except ValueError as exc:
-            invalid = InvalidOptionError(str(exc))
+        except (ValueError, TypeError, AttributeError) as exc:  # API callers send anything
+            invalid = InvalidOptionError(f"{exc}" if isinstance(exc, ValueError) else
+                                         f"an option has the wrong type ({exc})")
             yield view.failure(invalid, stage="checking the options", cache_dir=cache), "", [], \
                 None, None
             return
@@ -303,8 +304,10 @@ def _fraction(stage: str) -> float:
     """Where the bar stands: stage by stage, then through the audio while transcribing."""
     part = _PART.search(stage)
     if stage.startswith("transcribing") and part and int(part.group(2)) > 0:
-        done = min(int(part.group(1)) / int(part.group(2)), 1.0)
-        return 0.5 + 0.5 * done
+        number, total = int(part.group(1)), int(part.group(2))
+        if "part" in stage:  # said as part n starts: n - 1 parts are done
+            number -= 1
+        return 0.5 + 0.5 * min(number / total, 1.0)
     for prefix, fraction in _STAGE_FRACTION.items():
         if stage.startswith(prefix):
             return fraction

@@ -9,6 +9,7 @@ Cache hits never touch the network.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -106,6 +107,15 @@ def _is_hub_error(exc: BaseException) -> bool:
                                                   "urllib3")
 
 
+def _offline(exc: BaseException) -> bool:
+    """Offline mode, said in the message or only in the cause (hf_hub_download's case)."""
+    cause = exc.__cause__
+    return ("HF_HUB_OFFLINE" in str(exc)
+            or (cause is not None and type(cause).__name__ == "OfflineModeIsEnabled")
+            or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes",
+                                                                         "on"))
+
+
 def _translate_hub_error(exc: Exception, spec: ModelSpec, layout: CacheLayout) -> Exception:
     name = type(exc).__name__
     if name in ("RepositoryNotFoundError", "EntryNotFoundError", "RevisionNotFoundError",
@@ -115,7 +125,7 @@ def _translate_hub_error(exc: Exception, spec: ModelSpec, layout: CacheLayout) -
             causes=("The repository id is misspelled", "The repository is private or gated"),
             paths=(layout.hf_hub_cache,), detail=f"{name}: {exc}",
         )
-    if name == "LocalEntryNotFoundError" and "HF_HUB_OFFLINE" in str(exc):
+    if name == "LocalEntryNotFoundError" and _offline(exc):
         return NetworkError(
             f"{spec.source} is not in the cache and downloads are turned off (HF_HUB_OFFLINE)",
             causes=("HF_HUB_OFFLINE is set, so only cached models can be used",),
