@@ -13,5 +13,5 @@ fi
 echo "setup: installing Debian's chromium for the browser tests"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
-$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null
+$SUDO apt-get install -y -q chromium >/dev/null
 command -v chromium >/dev/null

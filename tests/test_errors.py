@@ -17,6 +17,7 @@ from stt_studio.errors import (
     ModelNotFoundError,
     NetworkError,
     PermissionDeniedError,
+    ServerError,
     StudioError,
     UnexpectedError,
     is_lock_error,
@@ -25,7 +26,7 @@ from stt_studio.errors import (
 
 ALL_SUBCLASSES = (
     FileLockedError, PermissionDeniedError, NetworkError, FileSystemError, ModelNotFoundError,
-    EngineMissingError, AudioError, InvalidOptionError, UnexpectedError,
+    EngineMissingError, AudioError, InvalidOptionError, ServerError, UnexpectedError,
 )
 CACHE = "/srv/studio/model_cache"
 TARGET = "/srv/studio/model_cache/extracted/abc/model_weights.ckpt"

@@ -150,5 +150,6 @@ def test_language_and_task_follow_the_model(open_page, studio_url):
     page.page.locator("#target-language").wait_for(state="visible", timeout=5000)
     assert page.page.locator("#language input").input_value() == "en"
     page.page.locator("#language input").click()
-    options = page.page.get_by_role("option")
+    options = page.page.locator("#language [role=option]")
+    options.first.wait_for()
     assert {o.strip("✓ ").strip() for o in options.all_inner_texts()} == {"en", "de", "es", "fr"}
