@@ -153,3 +153,26 @@ def test_language_and_task_follow_the_model(open_page, studio_url):
     options = page.page.locator("#language [role=option]")
     options.first.wait_for()
     assert {o.strip("✓ ").strip() for o in options.all_inner_texts()} == {"en", "de", "es", "fr"}
+
+
+def test_a_model_that_is_not_downloaded_offline_is_a_network_message(open_page, studio_url,
+                                                                      jfk):
+    page = open_page(studio_url)
+    page.upload(jfk)
+    page.page.locator("#model input").click()
+    page.page.get_by_role("option", name="nvidia/parakeet-ctc-0.6b · nemo · download 2440 MB",
+                          exact=True).click()
+    status = page.transcribe()
+    assert status.startswith("✗ Failed while"), status
+    assert ("Network or download error: nvidia/parakeet-ctc-0.6b is not in the cache and "
+            "downloads are turned off (HF_HUB_OFFLINE)") in status
+    assert "Cache folder:" in status or "huggingface" in status
+
+
+def test_a_misspelled_model_is_named(open_page, studio_url, jfk):
+    page = open_page(studio_url)
+    page.upload(jfk)
+    page.type_model("parakeet-xl")  # matches no option: kept as typed
+    status = page.transcribe()
+    assert "Model not found: unknown model 'parakeet-xl'" in status
+    assert "stt-studio models" in status and "nvidia/parakeet-tdt-0.6b-v2" in status

@@ -672,3 +672,7 @@ def test_doctor_failure_is_readable_text(ui, monkeypatch, caplog):
     assert f"Unexpected error: OSError: {disk_full_error(ui.studio.layout.root)}" in final
     assert any(r.exc_info for r in error_records(caplog))
 
+
+
+def test_model_changed_survives_text_no_path_can_hold(ui):
+    assert ui.model_changed("bad\x00name") == (NO_CHANGE,) * 4

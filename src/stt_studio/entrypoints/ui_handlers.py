@@ -27,7 +27,7 @@ from stt_studio.domain import Audio, Task, TranscriptionOptions
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.entrypoints.jobs import Update, run_job
-from stt_studio.errors import InvalidOptionError, StudioError, translate_os_error
+from stt_studio.errors import InvalidOptionError, translate_os_error
 from stt_studio.formats import FORMATS, render
 from stt_studio.fsops import remove_tree, write_text_atomic
 from stt_studio.models import catalog
@@ -216,8 +216,9 @@ class StudioUI:
         """Language, task and target controls (and their row) for the chosen model."""
         try:
             spec = catalog.resolve((model or "").strip() or self.studio.settings.default_model)
-        except StudioError:
-            return gr.update(), gr.update(), gr.update(), gr.update()  # transcribing explains
+        except Exception:  # noqa: BLE001 - odd text in the box: transcribing explains it
+            log.debug("no controls for model %r", model, exc_info=True)
+            return gr.update(), gr.update(), gr.update(), gr.update()
         controls = view.controls_for(spec, self._languages_of_whisper())
         language = gr.update(
             choices=list(controls.languages) or [view.AUTO_LANGUAGE],
