@@ -36,9 +36,14 @@ def browser(mic_wav):
         chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def studio_url(session_studio):
-    """The real app over the session's studio (tiny.en stays loaded)."""
+    """The real app over the session's studio (tiny.en stays loaded).
+
+    One app per test: in one process, closing a Gradio app (as the lock tests
+    do with their own) can leave an app launched before it with a stalled
+    queue, so no app outlives the test that started it.
+    """
     with serving(session_studio) as url:
         yield url
 
