@@ -42,7 +42,9 @@ def studio_url(session_studio):
 
     One app per test: in one process, closing a Gradio app (as the lock tests
     do with their own) can leave an app launched before it with a stalled
-    queue, so no app outlives the test that started it.
+    queue, so no app outlives the test that started it. Ask for it before
+    ``open_page``: the page then closes first, and the server need not wait
+    (5 s) for the page's open connection.
     """
     with serving(session_studio) as url:
         yield url

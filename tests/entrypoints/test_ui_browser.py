@@ -23,7 +23,7 @@ def _words(text: str) -> set[str]:
     return {w.strip(".,!?;:").lower() for w in text.split()}
 
 
-def test_upload_transcribe_and_download_srt(open_page, studio_url, jfk, tmp_path):
+def test_upload_transcribe_and_download_srt(studio_url, open_page, jfk, tmp_path):
     page = open_page(studio_url)
     page.upload(jfk)
     status = page.transcribe()
@@ -55,7 +55,7 @@ def test_upload_transcribe_and_download_srt(open_page, studio_url, jfk, tmp_path
     assert abs(clip_s - expected_s) < 0.05
 
 
-def test_video_container_upload(open_page, studio_url):
+def test_video_container_upload(studio_url, open_page):
     page = open_page(studio_url)
     page.upload(VIDEO)
     status = page.transcribe()
@@ -63,7 +63,7 @@ def test_video_container_upload(open_page, studio_url):
     assert {"fairest", "creatures"} <= _words(page.transcript())
 
 
-def test_microphone_recording(open_page, studio_url):
+def test_microphone_recording(studio_url, open_page):
     page = open_page(studio_url)
     page.page.get_by_role("tab", name="Record").click()
     page.page.locator("#mic").get_by_role("button", name="Record").click()
@@ -76,7 +76,7 @@ def test_microphone_recording(open_page, studio_url):
     assert len(_words(page.transcript()) & {"fellow", "americans", "ask", "country"}) >= 2
 
 
-def test_no_recording_says_what_to_do(open_page, studio_url):
+def test_no_recording_says_what_to_do(studio_url, open_page):
     page = open_page(studio_url)
     page.page.click("#transcribe")
     page.page.wait_for_function(
@@ -84,7 +84,7 @@ def test_no_recording_says_what_to_do(open_page, studio_url):
     assert "upload an audio or video file" in page.status()
 
 
-def test_corrupt_audio_shows_the_audio_error(open_page, studio_url):
+def test_corrupt_audio_shows_the_audio_error(studio_url, open_page):
     page = open_page(studio_url)
     page.upload(CORRUPT)
     status = page.transcribe()
@@ -94,7 +94,7 @@ def test_corrupt_audio_shows_the_audio_error(open_page, studio_url):
     assert page.transcript() == ""
 
 
-def test_empty_audio_shows_the_audio_error(open_page, studio_url):
+def test_empty_audio_shows_the_audio_error(studio_url, open_page):
     page = open_page(studio_url)
     page.upload(EMPTY)
     status = page.transcribe()
@@ -136,7 +136,7 @@ def test_persistent_lock_shows_remedies_and_cache(open_page, fresh_layout, monke
     assert page.transcript() == ""
 
 
-def test_language_and_task_follow_the_model(open_page, studio_url):
+def test_language_and_task_follow_the_model(studio_url, open_page):
     page = open_page(studio_url)
     language = page.page.locator("#language")
     task = page.page.locator("#task")
@@ -155,7 +155,7 @@ def test_language_and_task_follow_the_model(open_page, studio_url):
     assert {o.strip("✓ ").strip() for o in options.all_inner_texts()} == {"en", "de", "es", "fr"}
 
 
-def test_a_model_that_is_not_downloaded_offline_is_a_network_message(open_page, studio_url,
+def test_a_model_that_is_not_downloaded_offline_is_a_network_message(studio_url, open_page,
                                                                       jfk):
     page = open_page(studio_url)
     page.upload(jfk)
@@ -169,7 +169,7 @@ def test_a_model_that_is_not_downloaded_offline_is_a_network_message(open_page, 
     assert "Cache folder:" in status or "huggingface" in status
 
 
-def test_a_misspelled_model_is_named(open_page, studio_url, jfk):
+def test_a_misspelled_model_is_named(studio_url, open_page, jfk):
     page = open_page(studio_url)
     page.upload(jfk)
     page.type_model("parakeet-xl")  # matches no option: kept as typed
