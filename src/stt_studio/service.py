@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from stt_studio.audio.decode import decode_file
 from stt_studio.cache import CacheLayout
 from stt_studio.domain import Audio, ModelSpec, Progress, Segment, Transcript, TranscriptionOptions
 from stt_studio.engines.base import LoadedModel
-from stt_studio.errors import EngineMissingError
+from stt_studio.errors import EngineMissingError, translate_os_error
+from stt_studio.formats import render
+from stt_studio.fsops import write_text_atomic
 from stt_studio.models import catalog, store
 from stt_studio.models.manager import LoadedEntry, ModelManager
 from stt_studio.retry import Retrier
@@ -117,6 +120,22 @@ class Studio:
             language = language or output.language
             pieces.append((window, output.segments))
         return chunking.merge(pieces), language
+
+    def write_outputs(
+        self, transcript: Transcript, folder: Path, stem: str, formats: Sequence[str]
+    ) -> list[Path]:
+        """``<folder>/<stem>.<fmt>`` for each format, each written atomically."""
+        written = []
+        for fmt in formats:
+            target = folder / f"{stem}.{fmt}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(target, render(transcript, fmt), self.retrier)
+            except OSError as exc:
+                raise translate_os_error(exc, action="write the transcript", path=target,
+                                         cache_dir=self.layout.root) from exc
+            written.append(target)
+        return written
 
     # -- models ----------------------------------------------------------------------
     def list_models(self) -> list[ModelStatus]:

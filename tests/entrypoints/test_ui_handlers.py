@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import srt
 
-from stt_studio import errors
+from stt_studio import errors, service
 from stt_studio.audio.decode import decode_file
 from stt_studio.domain import SAMPLE_RATE_HZ, Audio, Segment, Task, Transcript
 from stt_studio.entrypoints import ui_handlers
@@ -330,11 +330,11 @@ def test_a_failed_write_still_returns_the_transcript(ui, recording, monkeypatch,
     def disk_full(path, _text, _retrier):
         raise disk_full_error(path)
 
-    monkeypatch.setattr(ui_handlers, "write_text_atomic", disk_full)
+    monkeypatch.setattr(service, "write_text_atomic", disk_full)
     status, text, rows, files, played = run(ui, audio=str(recording), model="tiny.en",
                                             formats=["srt", "txt"])[-1]
     assert status.startswith("✗ Failed while writing the download files (talk.wav)\n")
-    assert "File system error: the disk is full while trying to write the download file" \
+    assert "File system error: the disk is full while trying to write the transcript" \
         in status
     assert "talk.srt" in status  # the file it could not write
     assert "The transcript below is complete; copy it from the box." in status
@@ -442,7 +442,9 @@ def select(row: object, col: int = 2) -> gr.SelectData:
 
 def test_play_segment_cuts_the_clicked_row(ui, jfk):
     played = Played(str(jfk), ((0.0, 2.5), (2.5, 4.0), (10.5, 12.0)))
-    clip = Path(ui.play_segment(played, select(1)))
+    player, status = ui.play_segment(played, select(1))
+    assert status == SKIP  # the summary stays
+    clip = Path(player)
     assert clip.is_file() and clip.suffix == ".wav"
     assert clip.is_relative_to(ui.outputs_root)
     with wave.open(str(clip), "rb") as wav:
@@ -452,32 +454,36 @@ def test_play_segment_cuts_the_clicked_row(ui, jfk):
     expected = decode_file(jfk).samples[40_000:64_000]
     assert np.abs(pcm - expected).max() < 1e-3  # the right part of the recording
     # the last span runs past the end of the audio: the clip stops with it
-    with wave.open(ui.play_segment(played, select(2)), "rb") as wav:
+    with wave.open(ui.play_segment(played, select(2))[0], "rb") as wav:
         assert wav.getnframes() == pytest.approx(0.5 * 16_000, abs=200)
 
 
 @pytest.mark.parametrize("index", [[3, 0], [-1, 0], 7, None, ["0", 1]])
 def test_play_segment_ignores_rows_it_does_not_have(ui, jfk, index):
     played = Played(str(jfk), ((0.0, 1.0), (1.0, 2.0), (2.0, 3.0)))
-    assert ui.play_segment(played, select(index)) == SKIP
+    assert ui.play_segment(played, select(index)) == (SKIP, SKIP)
     assert not (ui.outputs_root / "clips").exists()
 
 
 def test_play_segment_accepts_a_bare_row_number(ui, jfk):
     played = Played(str(jfk), ((0.0, 1.0), (1.0, 2.0)))
     evt = gr.SelectData(target=None, data={"index": 1, "value": "x"})
-    with wave.open(ui.play_segment(played, evt), "rb") as wav:
+    with wave.open(ui.play_segment(played, evt)[0], "rb") as wav:
         assert wav.getnframes() == 16_000
 
 
 @pytest.mark.parametrize("played", [None, Played("/nowhere.wav")])
 def test_play_segment_without_segments_does_nothing(ui, played):
-    assert ui.play_segment(played, select(0)) == SKIP
+    assert ui.play_segment(played, select(0)) == (SKIP, SKIP)
 
 
-def test_play_segment_of_a_vanished_file_keeps_the_page_usable(ui, tmp_path, caplog):
+def test_play_segment_of_a_vanished_file_says_so(ui, tmp_path, caplog):
     played = Played(str(tmp_path / "gone.wav"), ((0.0, 1.0),))
-    assert ui.play_segment(played, select(0)) == SKIP
+    player, status = ui.play_segment(played, select(0))
+    assert player == SKIP
+    assert status.startswith("✗ Failed while playing the segment")
+    assert "Cannot read the audio: the recording is gone from the server" in status
+    assert "Upload the recording again" in status and str(tmp_path / "gone.wav") in status
     assert any("could not cut the segment 0" in r.getMessage() and r.exc_info
                for r in error_records(caplog))
 

@@ -53,18 +53,25 @@ def test_models_tab_lists_loads_unloads_and_runs_doctor(open_page, fresh_layout)
         assert "[ ok ]" in report and str(fresh_layout.root) in report
 
 
-def test_ui_stays_responsive_while_a_model_loads(open_page, fresh_layout, monkeypatch, jfk):
-    """A load that takes long: the status box ticks and the models tab still answers."""
+@pytest.fixture()
+def held_load(monkeypatch) -> threading.Event:
+    """The Whisper loader waits (at most 60 s) until the returned event is set."""
     import faster_whisper
 
     release = threading.Event()
     original = faster_whisper.WhisperModel
 
-    def slow_loader(*args, **kwargs):
+    def held_loader(*args, **kwargs):
         release.wait(60)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(faster_whisper, "WhisperModel", slow_loader)
+    monkeypatch.setattr(faster_whisper, "WhisperModel", held_loader)
+    yield release
+    release.set()
+
+
+def test_ui_stays_responsive_while_a_model_loads(open_page, fresh_layout, held_load, jfk):
+    """A load that takes long: the status box ticks and the models tab still answers."""
     studio = make_studio(fresh_layout)
     with serving(studio) as url:
         page = open_page(url)
@@ -81,26 +88,16 @@ def test_ui_stays_responsive_while_a_model_loads(open_page, fresh_layout, monkey
         page.page.click("#refresh")
         page.page.wait_for_function(
             "() => document.querySelector('#models-table').innerText.includes('loading (')")
-        release.set()
+        held_load.set()
         page.page.get_by_role("tab", name="Transcribe").click()
         status = page.wait_done()
     assert status.startswith("✓ Transcribed jfk.flac"), status
 
 
-def test_a_server_that_stops_answering_is_reported(open_page, fresh_layout, monkeypatch, jfk):
+def test_a_server_that_stops_answering_is_reported(open_page, fresh_layout, held_load, jfk):
     """Never a frozen "working" line: the page notices the silence and says what to do."""
-    import faster_whisper
-
     from tests.support.browser import start_app
 
-    release = threading.Event()
-    original = faster_whisper.WhisperModel
-
-    def stuck_loader(*args, **kwargs):
-        release.wait(60)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(faster_whisper, "WhisperModel", stuck_loader)
     served = start_app(make_studio(fresh_layout), stale_after_s=3)
     try:
         page = open_page(served.url)
@@ -110,7 +107,7 @@ def test_a_server_that_stops_answering_is_reported(open_page, fresh_layout, monk
             "() => document.querySelector('#status textarea').value.startsWith('⏳')")
     finally:
         served.close()  # the server goes away mid-job
-        release.set()
+        held_load.set()
     page.page.wait_for_function(
         "() => document.querySelector('#status textarea').value.startsWith('⚠ No answer')",
         timeout=30_000)

@@ -159,9 +159,6 @@ def _progress(path: Path, message: str) -> None:
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
-    from stt_studio.formats import render
-    from stt_studio.fsops import write_text_atomic
-
     try:
         formats = parse_formats(args.format)
         options = TranscriptionOptions(
@@ -179,16 +176,7 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
         try:
             result = studio.transcribe_file(path, args.model, options,
                                             progress=functools.partial(_progress, path))
-            written = []
-            for fmt in formats:
-                target = args.output_dir / f"{stem}.{fmt}"
-                try:
-                    args.output_dir.mkdir(parents=True, exist_ok=True)
-                    write_text_atomic(target, render(result.transcript, fmt), studio.retrier)
-                except OSError as exc:
-                    raise translate_os_error(exc, action="write the transcript", path=target,
-                                             cache_dir=layout.root) from exc
-                written.append(str(target))
+            written = studio.write_outputs(result.transcript, args.output_dir, stem, formats)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
             failures += 1
             report(exc, subject=str(path), show_traceback=debug)
@@ -198,7 +186,7 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
         t = result.transcript
         log.info("%s: %.1f s of audio in %.1f s (%.1fx real time, %s on %s) -> %s", path,
                  t.duration_s, result.elapsed_s, result.speed_x, t.model, result.device,
-                 ", ".join(written))
+                 ", ".join(map(str, written)))
     if failures:
         print(f"{failures} of {len(args.inputs)} file(s) failed", file=sys.stderr)
     return 1 if failures else 0

@@ -190,7 +190,7 @@ def build_app(ui: StudioUI) -> gr.Blocks:
             outputs=[status, transcript, segments, downloads, played],
             api_name="transcribe", concurrency_limit=1, concurrency_id="work",
         ).then(ui.model_dropdown, inputs=model, outputs=model, api_visibility="private")
-        segments.select(ui.play_segment, inputs=played, outputs=player, api_visibility="private")
+        segments.select(ui.play_segment, inputs=played, outputs=[player, status], api_visibility="private")
 
         panel: list[Any] = [table, cache_info]
         models_tab.select(ui.models_panel, outputs=panel, api_visibility="private")

@@ -27,9 +27,9 @@ from stt_studio.domain import Audio, Task, TranscriptionOptions
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.entrypoints.jobs import Update, run_job
-from stt_studio.errors import InvalidOptionError, translate_os_error
-from stt_studio.formats import FORMATS, render
-from stt_studio.fsops import remove_tree, write_text_atomic
+from stt_studio.errors import AudioError, InvalidOptionError
+from stt_studio.formats import FORMATS
+from stt_studio.fsops import remove_tree
 from stt_studio.models import catalog
 from stt_studio.service import Result, Studio
 
@@ -152,17 +152,7 @@ class StudioUI:
             return []
         self._forget_old_outputs()
         folder = self.outputs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        written = []
-        for fmt in formats:
-            target = folder / f"{source.stem}.{fmt}"
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                write_text_atomic(target, render(result.transcript, fmt), self.studio.retrier)
-            except OSError as exc:
-                raise translate_os_error(exc, action="write the download file", path=target,
-                                         cache_dir=self.studio.layout.root) from exc
-            written.append(target)
-        return written
+        return self.studio.write_outputs(result.transcript, folder, source.stem, formats)
 
     def _forget_old_outputs(self) -> None:
         if not self.outputs_root.is_dir():
@@ -175,22 +165,29 @@ class StudioUI:
             except OSError:
                 continue
 
-    def play_segment(self, played: Played | None, evt: gr.SelectData) -> Any:
-        """Clicking a row of the segment table plays that part of the audio."""
+    def play_segment(self, played: Played | None, evt: gr.SelectData) -> tuple[Any, Any]:
+        """Clicking a row of the segment table plays that part: (player, status)."""
         if played is None or not played.spans_s:
-            return gr.skip()
+            return gr.skip(), gr.skip()
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         if not isinstance(row, int) or not 0 <= row < len(played.spans_s):
-            return gr.skip()
+            return gr.skip(), gr.skip()
         start_s, end_s = played.spans_s[row]
         try:
             audio = _decoded(played.audio_path, Path(played.audio_path).stat().st_mtime_ns)
             clip = self.outputs_root / "clips" / f"{uuid.uuid4().hex}.wav"
             _write_wav(clip, audio, start_s, end_s)
-        except Exception:  # noqa: BLE001 - the table stays usable; the console says why
+        except Exception as exc:  # noqa: BLE001 - said in the status box; the table stays usable
             log.exception("could not cut the segment %d from %s", row, played.audio_path)
-            return gr.skip()
-        return str(clip)
+            if isinstance(exc, FileNotFoundError):
+                exc = AudioError(
+                    "the recording is gone from the server, so its segments cannot be played",
+                    causes=("Uploads are deleted a day after they were made, or when the "
+                            "studio restarts",),
+                    remedies=("Upload the recording again",), paths=(played.audio_path,))
+            return gr.skip(), view.failure(as_studio_error(exc), stage="playing the segment",
+                                           cache_dir=self.studio.layout.root)
+        return str(clip), gr.skip()
 
     # -- model choice -------------------------------------------------------------
     def model_rows(self) -> list[view.ModelRow]:
