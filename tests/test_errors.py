@@ -14,6 +14,8 @@ from stt_studio.errors import (
     FileLockedError,
     FileSystemError,
     InvalidOptionError,
+    JobCancelled,
+    ModelInUseError,
     ModelNotFoundError,
     NetworkError,
     PermissionDeniedError,
@@ -26,7 +28,8 @@ from stt_studio.errors import (
 
 ALL_SUBCLASSES = (
     FileLockedError, PermissionDeniedError, NetworkError, FileSystemError, ModelNotFoundError,
-    EngineMissingError, AudioError, InvalidOptionError, ServerError, UnexpectedError,
+    EngineMissingError, AudioError, InvalidOptionError, ModelInUseError, ServerError,
+    JobCancelled, UnexpectedError,
 )
 CACHE = "/srv/studio/model_cache"
 TARGET = "/srv/studio/model_cache/extracted/abc/model_weights.ckpt"

@@ -7,18 +7,16 @@ import logging
 
 import pytest
 
+from stt_studio.errors import FileOp
 from stt_studio.retry import Retrier, RetryPolicy
 
 
 class FakeClock:
-    """Time that only moves when the retrier sleeps."""
+    """Time that only moves when the retrier sleeps (or a test moves it)."""
 
     def __init__(self) -> None:
         self.now = 100.0
         self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -50,7 +48,7 @@ class FlakyFile:
 def make(policy: RetryPolicy | None = None):
     fake = FakeClock()
     hooks: list[int] = []
-    retrier = Retrier(policy or RetryPolicy(), sleep=fake.sleep, clock=fake.clock,
+    retrier = Retrier(policy or RetryPolicy(), sleep=fake.sleep,
                       between_tries=lambda: hooks.append(len(fake.sleeps)))
     return retrier, fake, hooks
 
@@ -104,8 +102,8 @@ def test_ebusy_is_retried():
     assert fake.sleeps == [0.1]
 
 
-def test_max_total_s_stops_before_the_delays_run_out(caplog):
-    retrier, fake, _ = make(RetryPolicy(delays_s=(1.0, 1.0, 1.0, 1.0), max_total_s=2.5))
+def test_max_wait_s_stops_before_the_delays_run_out(caplog):
+    retrier, fake, _ = make(RetryPolicy(delays_s=(1.0, 1.0, 1.0, 1.0), max_wait_s=2.5))
     fn = FlakyFile(99)
     with caplog.at_level(logging.WARNING, logger="stt_studio.retry"):
         with pytest.raises(PermissionError):
@@ -116,18 +114,74 @@ def test_max_total_s_stops_before_the_delays_run_out(caplog):
     assert any("giving up" in r.getMessage() for r in caplog.records)
 
 
-def test_max_total_s_counts_the_time_the_calls_themselves_take():
+def test_the_bound_counts_waiting_not_the_work_itself():
+    """A 2 s read that hits a lock under a 1 s bound is still retried (issue: slow steps)."""
     fake = FakeClock()
+    calls = []
 
-    def slow_locked():
-        fake.now += 5.0  # each try takes 5 s (e.g. a slow network drive)
-        raise locked()
+    def slow_then_fine():
+        calls.append(1)
+        fake.now += 2.0  # each try takes 2 s of work (a big checkpoint)
+        if len(calls) < 3:
+            raise locked()
+        return "read"
 
-    retrier = Retrier(RetryPolicy(delays_s=(0.1, 0.1, 0.1), max_total_s=8.0),
-                      sleep=fake.sleep, clock=fake.clock, between_tries=lambda: None)
-    with pytest.raises(PermissionError):
-        retrier.run(slow_locked, "x")
-    assert fake.sleeps == [0.1]
+    retrier = Retrier(RetryPolicy(delays_s=(0.1, 0.2, 0.3), max_wait_s=1.0),
+                      sleep=fake.sleep, between_tries=lambda: None)
+    assert retrier.run(slow_then_fine, "read weights") == "read"
+    assert fake.sleeps == [0.1, 0.2] and len(calls) == 3
+    assert fake.now - 100.0 > 1.0  # far more time passed than the bound; only waiting counts
+
+
+@pytest.mark.parametrize("winerror, op, retried", [
+    (5, FileOp.MOVE, True), (5, FileOp.REMOVE, True), (5, FileOp.READ, False),
+    (145, FileOp.REMOVE, True), (145, FileOp.WRITE, False),
+    (1224, FileOp.REMOVE, True), (1224, FileOp.WRITE, True), (1224, FileOp.READ, False),
+    (32, FileOp.READ, True), (33, FileOp.WRITE, True),
+])
+def test_which_windows_codes_are_locks_depends_on_the_operation(winerror, op, retried):
+    def error():
+        exc = PermissionError(13, "Access is denied", "model_cache/extracted/abc")
+        exc.winerror = winerror  # type: ignore[attr-defined]
+        return exc
+
+    retrier, fake, _ = make()
+    fn = FlakyFile(2, error=error)
+    if retried:
+        assert retrier.run(fn, "x", op) == "loaded" and fake.sleeps == [0.1, 0.2]
+    else:
+        with pytest.raises(PermissionError) as info:
+            retrier.run(fn, "x", op)
+        assert fake.sleeps == [] and info.value.file_op is op
+
+
+def test_retries_reach_the_running_job_as_typed_notes():
+    from stt_studio import progress
+    from stt_studio.domain import NoteKind
+
+    events = []
+    retrier, _, _ = make()
+    with progress.job(events.append):
+        retrier.run(FlakyFile(2), "read model.bin")
+    notes = [e.note for e in events if e.note is not None]
+    assert [n.kind for n in notes] == [NoteKind.LOCK_RETRY] * 2
+    assert "read model.bin" in notes[0].text and "retry 1/3" in notes[0].text
+
+
+def test_a_cancelled_job_stops_waiting_for_a_lock():
+    import threading
+    import time
+
+    from stt_studio import progress
+    from stt_studio.errors import JobCancelled
+
+    cancel = threading.Event()
+    retrier = Retrier(RetryPolicy(delays_s=(30.0,), max_wait_s=60.0), between_tries=lambda: None)
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with progress.job(None, cancel), pytest.raises(JobCancelled):
+        retrier.run(FlakyFile(5), "x")
+    assert time.monotonic() - started < 5
 
 
 def test_between_tries_runs_before_each_wait():
@@ -152,11 +206,11 @@ def test_success_first_time_does_not_sleep():
 
 
 def test_policy_parse():
-    policy = RetryPolicy.parse("0.5, 1,2.5,", max_total_s=4)
+    policy = RetryPolicy.parse("0.5, 1,2.5,", max_wait_s=4)
     assert policy.delays_s == (0.5, 1.0, 2.5)
-    assert policy.max_total_s == 4.0
+    assert policy.max_wait_s == 4.0
     assert RetryPolicy.parse("").delays_s == ()
-    assert RetryPolicy.parse("0.1").max_total_s == RetryPolicy().max_total_s
+    assert RetryPolicy.parse("0.1").max_wait_s == RetryPolicy().max_wait_s
 
 
 @pytest.mark.parametrize("text", ["0.1,abc", "1;2"])
@@ -168,11 +222,11 @@ def test_policy_parse_rejects_garbage(text):
 def test_policy_validates():
     with pytest.raises(ValueError, match=">= 0"):
         RetryPolicy(delays_s=(0.1, -1.0))
-    with pytest.raises(ValueError, match="max_total_s"):
-        RetryPolicy(max_total_s=0)
+    with pytest.raises(ValueError, match="bound"):
+        RetryPolicy(max_wait_s=0)
 
 
 def test_default_policy():
     policy = RetryPolicy()
     assert policy.delays_s == (0.1, 0.2, 0.3)
-    assert policy.max_total_s > sum(policy.delays_s)
+    assert policy.max_wait_s > sum(policy.delays_s)

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from stt_studio.retry import RetryPolicy
-from stt_studio.settings import DEFAULT_MODEL, Settings, default_cache_dir, project_root
+from stt_studio.settings import (
+    DEFAULT_MODEL,
+    SERVE_MODEL_TTL_S,
+    Settings,
+    default_cache_dir,
+    project_root,
+)
 
 
 def test_defaults_from_an_empty_environment():
@@ -39,8 +45,26 @@ def test_values_come_from_the_environment(tmp_path):
     assert settings.cache_dir == (tmp_path / "c").resolve()
     assert settings.device == "cpu"
     assert settings.default_model == "nvidia/parakeet-tdt-0.6b-v2"
-    assert settings.retry == RetryPolicy(delays_s=(0.5, 1.0, 2.0), max_total_s=7.0)
+    assert settings.retry == RetryPolicy(delays_s=(0.5, 1.0, 2.0), max_wait_s=7.0)
     assert settings.hub_url == "http://mirror.example:8080"  # trailing slash dropped
+
+
+def test_retry_bound_and_delays_are_independent():
+    only_bound = Settings.from_env({"STT_STUDIO_RETRY_MAX_S": "3"})
+    assert only_bound.retry == RetryPolicy(delays_s=(0.1, 0.2, 0.3), max_wait_s=3.0)
+    only_delays = Settings.from_env({"STT_STUDIO_RETRY_DELAYS": "1,2"})
+    assert only_delays.retry == RetryPolicy(delays_s=(1.0, 2.0), max_wait_s=10.0)
+    with pytest.raises(ValueError, match="STT_STUDIO_RETRY_MAX_S must be a number"):
+        Settings.from_env({"STT_STUDIO_RETRY_MAX_S": "soon"})
+
+
+def test_model_ttl_is_off_for_the_cli_and_on_for_serve():
+    assert Settings.from_env({}).model_ttl_s is None
+    assert Settings.from_env({}, serving=True).model_ttl_s == SERVE_MODEL_TTL_S
+    assert Settings.from_env({"STT_STUDIO_MODEL_TTL_S": "60"}).model_ttl_s == 60.0
+    assert Settings.from_env({"STT_STUDIO_MODEL_TTL_S": "0"}, serving=True).model_ttl_s is None
+    with pytest.raises(ValueError, match="STT_STUDIO_MODEL_TTL_S"):
+        Settings.from_env({"STT_STUDIO_MODEL_TTL_S": "forever"})
 
 
 def test_explicit_arguments_win_over_the_environment(tmp_path):

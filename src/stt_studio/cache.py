@@ -69,6 +69,15 @@ class CacheLayout:
     def xdg_cache(self) -> Path:
         return self.root / "xdg"
 
+    def folders(self) -> tuple[Path, ...]:
+        return (self.root, self.tmp_dir, self.hf_hub_cache, self.nemo_cache, self.torch_home,
+                self.extracted_dir, self.locks_dir, self.xdg_cache)
+
+    def ensure(self) -> None:
+        """(Re)create the cache folders: a user may delete the cache while a studio runs."""
+        for folder in self.folders():
+            folder.mkdir(parents=True, exist_ok=True)
+
     def env(self) -> dict[str, str]:
         """The variables that steer every library's cache and temp files."""
         tmp = str(self.tmp_dir)
@@ -102,11 +111,7 @@ def prepare_cache(root: Path) -> CacheLayout:
     created; the caller translates it for its medium.
     """
     layout = CacheLayout(Path(root).expanduser().resolve())
-    for folder in (
-        layout.root, layout.tmp_dir, layout.hf_hub_cache, layout.nemo_cache,
-        layout.torch_home, layout.extracted_dir, layout.locks_dir, layout.xdg_cache,
-    ):
-        folder.mkdir(parents=True, exist_ok=True)
+    layout.ensure()
     os.environ.update(layout.env())
     tempfile.tempdir = str(layout.tmp_dir)
     early = [m for m in _HEAVY_MODULES if m in sys.modules]

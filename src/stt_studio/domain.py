@@ -12,8 +12,66 @@ import numpy.typing as npt
 
 SAMPLE_RATE_HZ = 16_000
 
-#: receives readable stage messages ("loading model…") while work is under way
-Progress = Callable[[str], None]
+class Stage(str, Enum):
+    """Where a job stands; the value is what a person reads."""
+
+    STARTING = "starting"
+    LOADING = "loading model"
+    DOWNLOADING = "downloading"
+    PREPARING = "preparing the model files"
+    DECODING = "decoding audio"
+    TRANSCRIBING = "transcribing"
+    WRITING = "writing the outputs"
+    CHECKING = "checking the set-up"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value}…"
+
+
+class NoteKind(str, Enum):
+    LOCK_RETRY = "lock_retry"  # a locked file was waited out (or is being)
+    WAITING = "waiting"  # another process holds the model entry, a model is busy
+    SKIPPED_AUDIO = "skipped_audio"  # undecodable parts of a recording were skipped
+    LEFT_BEHIND = "left_behind"  # a temp folder could not be deleted (doctor --clean)
+    WARNING = "warning"  # any other warning the work logged
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    kind: NoteKind
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """One piece of news from a job.
+
+    stage: the stage it is in (``None``: unchanged, the event only carries a note).
+    detail: what exactly, for people ("tiny.en on cpu", "42 of 300 s").
+    fraction: how far through the stage, 0..1, when known.
+    """
+
+    stage: Stage | None
+    detail: str = ""
+    fraction: float | None = None
+    note: Note | None = None
+
+    @property
+    def text(self) -> str:
+        """While it runs: ``transcribing… 42 of 300 s``."""
+        label = self.stage.label if self.stage else ""
+        return f"{label} {self.detail}".strip()
+
+    @property
+    def plain_text(self) -> str:
+        """After a failure: ``loading model tiny.en on cpu``."""
+        label = self.stage.value if self.stage else ""
+        return f"{label} {self.detail}".strip()
+
+
+#: receives :class:`ProgressEvent` values while work is under way
+Progress = Callable[[ProgressEvent], None]
 
 
 class EngineKind(str, Enum):

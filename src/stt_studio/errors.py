@@ -13,21 +13,36 @@ shell (CLI, API, UI) can show the same readable text::
      ├── EngineMissingError     the engine's Python package is not installed
      ├── AudioError             the recording cannot be decoded (empty, corrupt)
      ├── InvalidOptionError     an option the chosen model cannot honour
+     ├── ModelInUseError        a model cannot be unloaded while a job uses it
      ├── ServerError            the web UI cannot listen (port in use, bad host)
+     ├── JobCancelled           the user (or a closed page) stopped the job
      └── UnexpectedError        anything else, with the original exception
 
 Foreign exceptions are translated once, at the boundary that meets them, by
 :func:`translate_os_error` (file operations) or by the engine that raised
 them; shells only call :meth:`StudioError.render`.
+
+Which errors are locks depends on the operation (:class:`FileOp`): Windows
+reports a file held open by antivirus, an indexer or a sync client as
+WinError 32/33 when the file itself is touched, but as WinError 5 "Access is
+denied" when its *folder* is renamed or removed, 145 "directory not empty"
+when a file inside is delete-pending, and 1224 when the file is mapped.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
 
 _LOCK_WINERRORS = frozenset({32, 33})  # sharing violation, lock violation
+ACCESS_DENIED = 5
+DIR_NOT_EMPTY = 145
+USER_MAPPED_FILE = 1224
+FILENAME_TOO_LONG = 206
+PRIVILEGE_NOT_HELD = 1314  # symlinks without Developer Mode
+DIRECTORY_NAME_INVALID = 267  # a file where a folder should be
 _LOCK_ERRNOS = frozenset({errno.EBUSY, errno.ETXTBSY})
 _LOCK_PHRASES = (
     "being used by another process",
@@ -38,6 +53,24 @@ _LOCK_PHRASES = (
     "lock violation",
 )
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_DISK_WINERRORS = frozenset({39, 112})  # ERROR_HANDLE_DISK_FULL, ERROR_DISK_FULL
+
+
+class FileOp(str, Enum):
+    """What a file call was doing; decides which errors count as a passing lock."""
+
+    READ = "read"  # open/read/stat/hash
+    WRITE = "write"  # create/write/truncate a file
+    MOVE = "move"  # rename/replace a file or folder
+    REMOVE = "remove"  # unlink/rmdir/rmtree
+
+    @property
+    def lock_winerrors(self) -> frozenset[int]:
+        if self in (FileOp.MOVE, FileOp.REMOVE):
+            return _LOCK_WINERRORS | {ACCESS_DENIED, DIR_NOT_EMPTY, USER_MAPPED_FILE}
+        if self is FileOp.WRITE:
+            return _LOCK_WINERRORS | {USER_MAPPED_FILE}
+        return _LOCK_WINERRORS
 
 
 class StudioError(Exception):
@@ -155,6 +188,18 @@ class InvalidOptionError(StudioError):
     title = "Invalid option"
 
 
+class ModelInUseError(StudioError):
+    title = "The model is in use"
+    default_causes = ("A transcription is running with this model right now",)
+    default_remedies = ("Wait for the transcription to finish, then try again",)
+
+
+class JobCancelled(StudioError):
+    title = "Cancelled"
+    default_causes = ("The job was cancelled, or the page that started it was closed",)
+    default_remedies = ("Start it again when you are ready; nothing half-done was kept",)
+
+
 class ServerError(StudioError):
     title = "Cannot start the web server"
     default_causes = (
@@ -180,20 +225,30 @@ _KIND_BY_CLASS: dict[type[StudioError], str] = {
     EngineMissingError: "engine_missing",
     AudioError: "audio",
     InvalidOptionError: "invalid_option",
+    ModelInUseError: "model_in_use",
     ServerError: "server",
+    JobCancelled: "cancelled",
     UnexpectedError: "unexpected",
 }
 
 
-def is_lock_error(exc: BaseException) -> bool:
+def winerror_of(exc: BaseException) -> int | None:
+    """Windows' error code (CPython sets ``winerror`` on Windows only; tests set it too)."""
+    code = getattr(exc, "winerror", None)
+    return code if isinstance(code, int) else None
+
+
+def is_lock_error(exc: BaseException, op: FileOp = FileOp.READ) -> bool:
     """True for errors that mean "someone else holds this file right now".
 
-    Windows reports these as WinError 32/33 (a PermissionError); POSIX as
-    EBUSY/ETXTBSY. The message check catches wrapped errors that kept the text.
+    Windows reports these as WinError 32/33 on the file itself and, for
+    ``MOVE``/``REMOVE`` of its folder, as 5, 145 or 1224 (see the module
+    docstring); POSIX as EBUSY/ETXTBSY. The message check catches wrapped
+    errors that kept the text.
     """
     if not isinstance(exc, OSError):
         return False
-    if getattr(exc, "winerror", None) in _LOCK_WINERRORS:
+    if winerror_of(exc) in op.lock_winerrors:
         return True
     if exc.errno in _LOCK_ERRNOS:
         return True
@@ -212,32 +267,74 @@ def lock_remedies(cache_dir: Path | str) -> tuple[str, ...]:
     )
 
 
+def permission_remedies(cache_dir: Path | str) -> tuple[str, ...]:
+    return (
+        f"Make the folder writable for your user, e.g. `chmod -R u+rwX {cache_dir}` "
+        "(Windows: Properties → Security)",
+        "Or choose another cache folder with --cache-dir or STT_STUDIO_CACHE_DIR",
+        "Do not run stt-studio from a protected folder such as Program Files",
+    )
+
+
+def short_cache_remedy() -> str:
+    return r"Use a short cache folder: --cache-dir C:\stt-cache (or STT_STUDIO_CACHE_DIR)"
+
+
 def translate_os_error(
-    exc: OSError, *, action: str, path: Path | str, cache_dir: Path | str
+    exc: OSError, *, action: str, path: Path | str, cache_dir: Path | str,
+    op: FileOp | None = None,
 ) -> StudioError:
-    """Map an OSError met while doing ``action`` on ``path`` to a StudioError."""
+    """Map an OSError met while doing ``action`` on ``path`` to a StudioError.
+
+    ``op`` decides which Windows codes mean a lock; by default it is the one
+    the retrier recorded on the error (``file_op``), else ``READ``.
+    """
+    if op is None:
+        recorded = getattr(exc, "file_op", None)
+        op = recorded if isinstance(recorded, FileOp) else FileOp.READ
     where = str(path)
     detail = f"{type(exc).__name__}: {exc}"
     paths = (where, str(cache_dir)) if str(cache_dir) != where else (where,)
-    if is_lock_error(exc):
+    code = winerror_of(exc)
+    if is_lock_error(exc, op):
+        if code == ACCESS_DENIED:
+            return FileLockedError(
+                f"Windows refused to {action} (Access is denied) while another program "
+                f"held a file inside: {where}",
+                causes=(*FileLockedError.default_causes,
+                        "Less often: the folder is read-only or belongs to another account"),
+                remedies=(*lock_remedies(cache_dir), *permission_remedies(cache_dir)[:2]),
+                paths=paths, detail=detail,
+            )
         return FileLockedError(
             f"could not {action} because the file is in use: {where}",
-            remedies=lock_remedies(cache_dir),
-            paths=paths,
-            detail=detail,
+            remedies=lock_remedies(cache_dir), paths=paths, detail=detail,
+        )
+    if code == FILENAME_TOO_LONG or exc.errno == errno.ENAMETOOLONG:
+        return FileSystemError(
+            f"the path is too long to {action}: {where}",
+            causes=("Windows limits paths to 260 characters unless long paths are enabled",
+                    "The cache folder is deep inside another folder"),
+            remedies=(short_cache_remedy(),
+                      "Or enable long paths: set LongPathsEnabled=1 under HKLM\\SYSTEM\\"
+                      "CurrentControlSet\\Control\\FileSystem, then restart"),
+            paths=paths, detail=detail,
+        )
+    if code == PRIVILEGE_NOT_HELD:
+        return PermissionDeniedError(
+            f"Windows does not let this account create symbolic links, needed to {action}: "
+            f"{where}",
+            causes=("Developer Mode is off, and stt-studio does not run as administrator",),
+            remedies=("Turn on Developer Mode: Settings → Privacy & security → For developers",
+                      "Or run stt-studio once as administrator to download the model"),
+            paths=paths, detail=detail,
         )
     if isinstance(exc, PermissionError):
         return PermissionDeniedError(
             f"not allowed to {action}: {where}",
-            remedies=(
-                f"Make the folder writable for your user, e.g. `chmod -R u+rwX {cache_dir}`",
-                "Or choose another cache folder with --cache-dir or STT_STUDIO_CACHE_DIR",
-                "Do not run stt-studio from a protected folder such as Program Files",
-            ),
-            paths=paths,
-            detail=detail,
+            remedies=permission_remedies(cache_dir), paths=paths, detail=detail,
         )
-    if exc.errno in _DISK_ERRNOS:
+    if exc.errno in _DISK_ERRNOS or code in _DISK_WINERRORS:
         return FileSystemError(
             f"the disk is full while trying to {action}: {where}",
             causes=("The drive that holds the cache has no free space left",),
@@ -245,8 +342,18 @@ def translate_os_error(
                 "Free some disk space, or remove unused models with `stt-studio models rm NAME`",
                 "Or move the cache to a bigger drive with --cache-dir or STT_STUDIO_CACHE_DIR",
             ),
-            paths=paths,
-            detail=detail,
+            paths=paths, detail=detail,
+        )
+    if (isinstance(exc, (NotADirectoryError, FileExistsError))
+            or code == DIRECTORY_NAME_INVALID):
+        blocker = _blocking_file(Path(exc.filename or where))
+        return FileSystemError(
+            f"a file stands where a folder should be, so stt-studio could not {action}: "
+            f"{blocker}",
+            causes=("A file was created or copied with the name of one of the cache's folders",),
+            remedies=(f"Move or delete that file: {blocker}",
+                      "Or choose another cache folder with --cache-dir"),
+            paths=(str(blocker), *paths), detail=detail,
         )
     return FileSystemError(
         f"could not {action}: {where}",
@@ -257,3 +364,14 @@ def translate_os_error(
         paths=paths,
         detail=detail,
     )
+
+
+def _blocking_file(path: Path) -> Path:
+    """The file that stands in the way of ``path`` (itself or a parent), if one does."""
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:
+            continue
+    return path

@@ -10,11 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from stt_studio import progress
+from stt_studio.domain import NoteKind
+from stt_studio.errors import FileOp
 from stt_studio.retry import Retrier
 
 log = logging.getLogger(__name__)
@@ -22,27 +27,70 @@ log = logging.getLogger(__name__)
 LEFTOVER_PREFIX = "stt-studio-"
 
 
+_RETRYABLE_REMOVALS = (os.unlink, os.remove, os.rmdir)
+
+
+def _remove_one(func: Any, path: str, retrier: Retrier) -> None:
+    """Retry one failed unlink/rmdir; a read-only file (Windows) is made writable first."""
+
+    def again() -> None:
+        try:
+            func(path)
+        except PermissionError:
+            if func is os.rmdir or not os.path.lexists(path):
+                raise
+            os.chmod(path, stat.S_IWRITE)  # Windows will not delete a read-only file
+            func(path)
+
+    retrier.run(again, f"remove {path}", FileOp.REMOVE)
+
+
 def remove_tree(path: Path, retrier: Retrier) -> bool:
-    """Delete ``path`` (file or folder). True if gone, False if left behind."""
+    """Delete ``path`` (file or folder). True if gone, False if left behind.
+
+    Each file and folder that fails is retried on its own (a lock on one file
+    never redoes the whole walk); what stays locked is left, logged, and
+    reported to the running job as a note.
+    """
     path = Path(path)
+    stuck: list[tuple[str, BaseException]] = []
+
+    def on_error(func: Any, failed: str, exc_info: Any) -> None:
+        exc = exc_info[1]
+        if isinstance(exc, FileNotFoundError):
+            return
+        if func in _RETRYABLE_REMOVALS:
+            try:
+                _remove_one(func, failed, retrier)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as again:
+                exc = again
+        stuck.append((failed, exc))
 
     def _remove() -> None:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            shutil.rmtree(path, onerror=on_error)
         elif path.exists() or path.is_symlink():
-            os.unlink(path)
+            _remove_one(os.unlink, str(path), retrier)
 
     try:
-        retrier.run(_remove, f"remove {path}")
+        retrier.run(_remove, f"remove {path}", FileOp.REMOVE)
     except FileNotFoundError:
         return True
     except OSError as exc:
-        log.warning(
-            "could not remove %s (%s); it was left behind and can be deleted later "
-            "(see `stt-studio doctor`)", path, exc,
-        )
-        return False
-    return True
+        stuck.append((str(path), exc))
+    if not stuck and not os.path.lexists(path):
+        return True
+    first, error = stuck[0] if stuck else (str(path), None)
+    progress.note(
+        NoteKind.LEFT_BEHIND,
+        f"could not remove {path} ({first}: {error}); it was left behind and can be "
+        "deleted later (see `stt-studio doctor --clean`)",
+        logger=log,
+    )
+    return False
 
 
 class RobustTemporaryDirectory:
@@ -96,7 +144,7 @@ def write_text_atomic(path: Path, text: str, retrier: Retrier) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        retrier.run(lambda: os.replace(tmp, path), f"save {path}")
+        retrier.run(lambda: os.replace(tmp, path), f"save {path}", FileOp.MOVE)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -9,12 +9,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from stt_studio import progress as job_progress
 from stt_studio.audio import chunking
 from stt_studio.audio.decode import decode_file
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import Audio, ModelSpec, Progress, Segment, Transcript, TranscriptionOptions
+from stt_studio.domain import (
+    Audio,
+    ModelSpec,
+    Progress,
+    Segment,
+    Stage,
+    Transcript,
+    TranscriptionOptions,
+)
 from stt_studio.engines.base import LoadedModel
-from stt_studio.errors import EngineMissingError, translate_os_error
+from stt_studio.errors import EngineMissingError, StudioError, translate_os_error
 from stt_studio.formats import render
 from stt_studio.fsops import write_text_atomic
 from stt_studio.models import catalog, store
@@ -25,14 +34,19 @@ from stt_studio.settings import Settings
 log = logging.getLogger(__name__)
 
 WINDOW_OVERLAP_S = 10.0
+#: how long `models rm` waits for a transcription that uses the model
+REMOVE_WAIT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class ModelStatus:
+    """A registry model as listings show it; ``problem`` when its files cannot be read."""
+
     spec: ModelSpec
     cached: bool
     cache_path: Path | None
     loaded: bool
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +73,9 @@ class Studio:
     # -- transcription -------------------------------------------------------------
     def load(self, model: str | None = None, progress: Progress | None = None) -> LoadedModel:
         spec = catalog.resolve(model or self.settings.default_model)
-        return self.models.get(spec, self.settings.device, progress)
+        with job_progress.job(progress):
+            self.layout.ensure()
+            return self.models.get(spec, self.settings.device)
 
     def transcribe_file(
         self,
@@ -68,31 +84,34 @@ class Studio:
         options: TranscriptionOptions | None = None,
         progress: Progress | None = None,
     ) -> Result:
-        say = progress or (lambda _msg: None)
+        """Load (once), decode and transcribe ``path``; news goes to ``progress``."""
         started = time.perf_counter()
-        say("loading model…")
-        loaded = self.load(model, say)
-        say("decoding audio…")
-        audio = decode_file(Path(path), cache_dir=self.layout.root)
-        say("transcribing…")
-        transcript = self.transcribe_audio(audio, loaded, options or TranscriptionOptions(), say)
-        return Result(transcript, loaded.device, time.perf_counter() - started,
-                      loaded.spec.engine.value)
+        with job_progress.job(progress):
+            job_progress.stage(Stage.LOADING)
+            spec = catalog.resolve(model or self.settings.default_model)
+            self.layout.ensure()
+            with self.models.lease(spec, self.settings.device) as loaded:
+                job_progress.stage(Stage.DECODING)
+                audio = decode_file(Path(path), cache_dir=self.layout.root,
+                                    retrier=self.retrier)
+                job_progress.stage(Stage.TRANSCRIBING)
+                transcript = self.transcribe_audio(audio, loaded,
+                                                   options or TranscriptionOptions())
+            return Result(transcript, loaded.device, time.perf_counter() - started,
+                          loaded.spec.engine.value)
 
     def transcribe_audio(
         self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions,
-        progress: Progress | None = None,
     ) -> Transcript:
         window_s = loaded.info.max_window_s
         if window_s is not None:
             window_s = min(window_s, self.settings.long_audio_window_s)
         if window_s is None or audio.duration_s <= window_s:
-            output = loaded.transcribe(audio, options, progress)
+            output = loaded.transcribe(audio, options)
             segments = output.segments
             language = output.language
         else:
-            segments, language = self._windowed(audio, loaded, options, window_s,
-                                                 progress or (lambda _msg: None))
+            segments, language = self._windowed(audio, loaded, options, window_s)
         segments = tuple(chunking.clamp(s, audio.duration_s) for s in segments if s.text.strip())
         return Transcript(
             text=" ".join(s.text.strip() for s in segments),
@@ -104,7 +123,6 @@ class Studio:
 
     def _windowed(
         self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions, window_s: float,
-        say: Progress,
     ) -> tuple[tuple[Segment, ...], str | None]:
         overlap_s = WINDOW_OVERLAP_S if loaded.info.timestamps else 0.0
         windows = chunking.plan_windows(audio.duration_s, window_s, overlap_s)
@@ -114,7 +132,8 @@ class Studio:
         language = None
         rate = audio.sample_rate_hz
         for number, window in enumerate(windows, 1):
-            say(f"transcribing… part {number} of {len(windows)}")
+            job_progress.stage(Stage.TRANSCRIBING, f"part {number} of {len(windows)}",
+                               (number - 1) / len(windows))
             part = Audio(audio.samples[int(window.start_s * rate):int(window.end_s * rate)], rate)
             output = loaded.transcribe(part, options)
             language = language or output.language
@@ -129,7 +148,8 @@ class Studio:
         for fmt in formats:
             target = folder / f"{stem}.{fmt}"
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                self.retrier.run(lambda: folder.mkdir(parents=True, exist_ok=True),
+                                 f"create {folder}")
                 write_text_atomic(target, render(transcript, fmt), self.retrier)
             except OSError as exc:
                 raise translate_os_error(exc, action="write the transcript", path=target,
@@ -142,27 +162,50 @@ class Studio:
         loaded = {entry.name for entry in self.models.loaded()}
         out = []
         for spec in catalog.CATALOG:
+            problem = None
             try:
                 path = store.cached_path(spec, self.layout)
             except EngineMissingError:
                 path = None
-            out.append(ModelStatus(spec, path is not None, path, spec.name in loaded))
+            except OSError as exc:  # unreadable is not "not cached": say why
+                path = None
+                problem = translate_os_error(
+                    exc, action=f"look for {spec.name} in the cache",
+                    path=exc.filename or self.layout.hf_hub_cache, cache_dir=self.layout.root,
+                ).render()
+            out.append(ModelStatus(spec, path is not None, path, spec.name in loaded, problem))
         return out
 
     def pull(self, name: str, progress: Progress | None = None) -> Path:
         spec = catalog.resolve(name)
-        return store.local_model_dir(spec, self.layout, self.retrier, progress)
+        with job_progress.job(progress):
+            self.layout.ensure()
+            try:
+                return store.local_model_dir(spec, self.layout, self.retrier)
+            except OSError as exc:
+                raise translate_os_error(exc, action=f"get the model {spec.name}",
+                                         path=exc.filename or self.layout.root,
+                                         cache_dir=self.layout.root) from exc
 
     def remove(self, name: str) -> list[Path]:
+        """Unload (waiting for a running job) and delete a model's files."""
         spec = catalog.resolve(name)
-        self.models.unload(spec.name)
-        return store.remove(spec, self.layout, self.retrier)
+        self.models.unload(spec.name, wait_s=REMOVE_WAIT_S)
+        try:
+            return store.remove(spec, self.layout, self.retrier)
+        except StudioError:
+            raise
+        except OSError as exc:
+            raise translate_os_error(exc, action=f"remove the model {spec.name}",
+                                     path=exc.filename or self.layout.root,
+                                     cache_dir=self.layout.root) from exc
 
     def loaded(self) -> list[LoadedEntry]:
         return self.models.loaded()
 
-    def unload(self, name: str) -> bool:
-        return self.models.unload(catalog.resolve(name).name)
+    def unload(self, name: str, wait_s: float = 0.0) -> bool:
+        """Unload ``name``; a model in use is waited for up to ``wait_s`` (then ModelInUseError)."""
+        return self.models.unload(catalog.resolve(name).name, wait_s=wait_s)
 
     def loading(self) -> dict[str, float]:
         """Models being loaded right now: name -> seconds so far."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stt_studio.retry import RetryPolicy
+from stt_studio.retry import DEFAULT_DELAYS_S, DEFAULT_MAX_WAIT_S, RetryPolicy
 
 DEFAULT_MODEL = "tiny.en"
 DEVICES = ("auto", "cpu", "cuda")
@@ -39,7 +39,11 @@ class Settings:
     cache_dir: root of every file the studio writes (models, hub cache, temp).
     device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     default_model: registry name or local path used when none is given.
-    retry: backoff for lock-type file errors while loading.
+    retry: backoff for lock-type file errors (``STT_STUDIO_RETRY_DELAYS`` and
+        ``STT_STUDIO_RETRY_MAX_S``, each on its own).
+    model_ttl_s: an idle model unloads itself after this long (``None``: never;
+        ``STT_STUDIO_MODEL_TTL_S``, where 0 turns it off). The CLI keeps it off;
+        ``serve`` defaults to :data:`SERVE_MODEL_TTL_S`.
     hub_url: the model hub that downloads go to (``HF_ENDPOINT`` honoured).
     hub_timeout_s: how long `doctor` waits for the hub to answer.
     long_audio_window_s: NeMo audio longer than this is transcribed in windows.
@@ -50,6 +54,7 @@ class Settings:
     device: str = "auto"
     default_model: str = DEFAULT_MODEL
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    model_ttl_s: float | None = None
     hub_url: str = "https://huggingface.co"
     hub_timeout_s: float = 3.0
     long_audio_window_s: float = 300.0
@@ -63,6 +68,8 @@ class Settings:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if self.long_audio_window_s < 30:
             raise ValueError("long_audio_window_s must be at least 30 seconds")
+        if self.model_ttl_s is not None and self.model_ttl_s <= 0:
+            raise ValueError("model_ttl_s must be > 0 seconds (or None for never)")
 
     @classmethod
     def from_env(
@@ -71,25 +78,44 @@ class Settings:
         *,
         cache_dir: Path | str | None = None,
         device: str | None = None,
+        serving: bool = False,
     ) -> Settings:
-        """Read ``STT_STUDIO_*`` variables; explicit arguments win over them."""
+        """Read ``STT_STUDIO_*`` variables; explicit arguments win over them.
+
+        ``serving``: settings for `stt-studio serve`, where idle models unload
+        after :data:`SERVE_MODEL_TTL_S` unless ``STT_STUDIO_MODEL_TTL_S`` says otherwise.
+        """
         env = os.environ if env is None else env
         chosen_cache = cache_dir or env.get("STT_STUDIO_CACHE_DIR") or default_cache_dir()
-        retry = RetryPolicy()
-        if env.get("STT_STUDIO_RETRY_DELAYS"):
-            retry = RetryPolicy.parse(
-                env["STT_STUDIO_RETRY_DELAYS"],
-                float(env.get("STT_STUDIO_RETRY_MAX_S", retry.max_total_s)),
-            )
+        delays = env.get("STT_STUDIO_RETRY_DELAYS", "").strip()
+        max_wait_s = _seconds(env, "STT_STUDIO_RETRY_MAX_S", DEFAULT_MAX_WAIT_S)
+        retry = (RetryPolicy.parse(delays, max_wait_s) if delays
+                 else RetryPolicy(DEFAULT_DELAYS_S, max_wait_s))
+        ttl = _seconds(env, "STT_STUDIO_MODEL_TTL_S", SERVE_MODEL_TTL_S if serving else 0.0)
         return cls(
             cache_dir=Path(chosen_cache).expanduser().resolve(),
             device=device or env.get("STT_STUDIO_DEVICE", "auto"),
             default_model=env.get("STT_STUDIO_DEFAULT_MODEL", DEFAULT_MODEL),
             retry=retry,
+            model_ttl_s=ttl if ttl > 0 else None,
             hub_url=env.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
             host=env.get("STT_STUDIO_HOST", "127.0.0.1"),
             port=_port(env.get("STT_STUDIO_PORT", "7860")),
         )
+
+
+#: how long an idle model stays loaded in `stt-studio serve` unless told otherwise
+SERVE_MODEL_TTL_S = 1800.0
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
 
 
 def _port(text: str) -> int:

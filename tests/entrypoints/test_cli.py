@@ -208,7 +208,9 @@ def test_cache_dir_that_cannot_be_created(tmp_path):
     bad = blocker / "cache"
     proc = run_cli("models", "--cache-dir", bad, cache=tmp_path / "unused")
     assert proc.returncode == 1
-    assert f"File system error: could not create the cache folder: {bad}" in proc.stderr
+    assert ("File system error: a file stands where a folder should be, so stt-studio could "
+            f"not create the cache folder: {blocker}") in proc.stderr
+    assert f"Move or delete that file: {blocker}" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
     assert blocker.read_text() == "I am a file, not a folder"

@@ -82,7 +82,7 @@ def test_ui_stays_responsive_while_a_model_loads(open_page, fresh_layout, held_l
         first = page.status()
         page.page.wait_for_function(
             "(s) => document.querySelector('#status textarea').value !== s", arg=first)
-        assert page.status().startswith("⏳ loading tiny.en")  # it ticks: still alive
+        assert page.status().startswith("⏳ loading model… tiny.en")  # it ticks: still alive
 
         _models_tab(page)  # another tab answers while the load runs
         page.page.click("#refresh")

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import errno
-import logging
 from pathlib import Path
 
 import pytest
 
-from stt_studio.domain import EngineKind, ModelSpec, Segment, Transcript
+from stt_studio import progress
+from stt_studio.domain import (
+    EngineKind,
+    ModelSpec,
+    Note,
+    NoteKind,
+    ProgressEvent,
+    Segment,
+    Stage,
+    Transcript,
+)
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.errors import (
     FileLockedError,
@@ -28,8 +37,8 @@ def transcript(*segments: Segment, duration_s: float = 11.0, language: str | Non
                       segments)
 
 
-def lock_retry_notes(retries: int, caplog: pytest.LogCaptureFixture) -> list[str]:
-    """The warnings the real Retrier logs while a locked file is retried ``retries`` times."""
+def lock_retry_notes(retries: int, caplog: pytest.LogCaptureFixture) -> list[Note]:
+    """The notes the real Retrier hands a job while a locked file is retried ``retries`` times."""
     failures = iter(range(retries))
 
     def flaky() -> str:
@@ -39,11 +48,11 @@ def lock_retry_notes(retries: int, caplog: pytest.LogCaptureFixture) -> list[str
 
     retrier = Retrier(RetryPolicy(delays_s=(0.0,) * retries), sleep=lambda _s: None,
                       between_tries=lambda: None)
-    with caplog.at_level(logging.WARNING, logger="stt_studio"):
+    events: list[ProgressEvent] = []
+    with progress.job(events.append):
         assert retrier.run(flaky, "open model.bin") == "done"
-    notes = [r.getMessage() for r in caplog.records if r.name == "stt_studio.retry"]
-    caplog.clear()
-    assert len(notes) == retries
+    notes = [e.note for e in events if e.note is not None]
+    assert len(notes) == retries and all(n.kind is NoteKind.LOCK_RETRY for n in notes)
     return notes
 
 
@@ -254,8 +263,8 @@ def test_success_reports_recovered_locks_from_the_real_retry_messages(caplog):
                         engine="whisper", elapsed_s=1.0, notes=notes)
     assert "Recovered from a locked file after 2 retries:" in text
     for note in notes:
-        assert f"  - {note}" in text
-    assert "Warnings:" not in text
+        assert f"  - {note.text}" in text
+    assert "Notes:" not in text
 
 
 def test_success_one_retry_is_singular(caplog):
@@ -265,12 +274,12 @@ def test_success_one_retry_is_singular(caplog):
 
 
 def test_success_shows_other_warnings_apart_and_only_the_last_five():
-    notes = [f"temp folder {i} left behind" for i in range(7)]
+    notes = [Note(NoteKind.LEFT_BEHIND, f"temp folder {i} left behind") for i in range(7)]
     text = view.success(transcript(), subject="a.wav", device="cpu", engine="whisper",
                         elapsed_s=1.0, notes=notes)
     assert "Recovered" not in text
     lines = text.splitlines()
-    start = lines.index("Warnings:")
+    start = lines.index("Notes:")
     assert lines[start + 1:] == [f"  - temp folder {i} left behind" for i in range(2, 7)]
 
 
@@ -314,12 +323,12 @@ def test_failure_does_not_repeat_a_cache_folder_the_error_already_names(tmp_path
 
 
 def test_failure_lists_the_lock_retries_before_giving_up(tmp_path, caplog):
-    notes = [*lock_retry_notes(3, caplog), "some unrelated warning"]
+    notes = [*lock_retry_notes(3, caplog), Note(NoteKind.WARNING, "some unrelated warning")]
     error = FileLockedError("could not load the model because the file is in use")
     text = view.failure(error, stage="loading tiny.en on cpu", cache_dir=tmp_path, notes=notes)
     lines = text.splitlines()
     start = lines.index("Retries before giving up:")
-    assert lines[start + 1:start + 4] == [f"  - {n}" for n in notes[:3]]
+    assert lines[start + 1:start + 4] == [f"  - {n.text}" for n in notes[:3]]
     assert "some unrelated warning" not in text
     assert lines[-1] == "The full traceback is in the console log."
 
@@ -339,8 +348,39 @@ def test_working_hints_only_after_a_minute_on_one_stage():
     assert "console log" in view.WAIT_HINT
 
 
+def test_failure_says_what_it_waited_for(tmp_path):
+    notes = [Note(NoteKind.WAITING, "waiting for another stt-studio process to finish "
+                                    "unpacking x.nemo (5 s so far)")]
+    text = view.failure(FileLockedError("another stt-studio process has been extracting"),
+                        stage="preparing the model files…", cache_dir=tmp_path, notes=notes)
+    assert "Waited: waiting for another stt-studio process" in text
+
+
+@pytest.mark.parametrize(("stage", "fraction", "overall"), [
+    (Stage.STARTING, None, 0.0),
+    (Stage.LOADING, None, 0.05),
+    (Stage.DOWNLOADING, 0.5, 0.15),
+    (Stage.PREPARING, 1.0, 0.3),
+    (Stage.DECODING, None, 0.4),
+    (Stage.TRANSCRIBING, None, 0.5),
+    (Stage.TRANSCRIBING, 0.5, 0.725),
+    (Stage.TRANSCRIBING, 1.7, 0.95),  # an engine overshooting the end stays in range
+    (Stage.WRITING, 1.0, 1.0),
+])
+def test_overall_fraction_follows_stage_then_progress(stage, fraction, overall):
+    assert view.overall_fraction(stage, fraction) == pytest.approx(overall)
+
+
+def test_the_bar_never_moves_back_across_stages():
+    order = [Stage.STARTING, Stage.LOADING, Stage.DOWNLOADING, Stage.PREPARING, Stage.DECODING,
+             Stage.TRANSCRIBING, Stage.WRITING]
+    ends = [view.overall_fraction(s, 1.0) for s in order]
+    starts = [view.overall_fraction(s, 0.0) for s in order]
+    assert all(end <= nxt for end, nxt in zip(ends, starts[1:]))
+
+
 def test_working_shows_the_last_five_notes():
-    notes = [f"note {i}" for i in range(8)]
+    notes = [Note(NoteKind.WARNING, f"note {i}") for i in range(8)]
     lines = view.working("transcribing…", 5.0, 1.0, notes).splitlines()
     assert lines[1:] == [f"  ! note {i}" for i in range(3, 8)]
 

@@ -126,10 +126,10 @@ from stt_studio.retry import Retrier
 layout = prepare_cache(Path(sys.argv[1]))
 calls = []
 original = extract._unpack
-def slow_unpack(src, dest):
+def slow_unpack(src, dest, retrier):
     calls.append(1)
     time.sleep(0.5)  # widen the window in which the other process could interfere
-    return original(src, dest)
+    return original(src, dest, retrier)
 extract._unpack = slow_unpack
 folder = extract.extracted_dir(Path(sys.argv[2]), layout, Retrier())
 print(len(calls), folder, extract.is_complete(folder))

@@ -76,7 +76,7 @@ def test_weights_locked_for_good_gives_lock_message(tiny_nemo, fresh_layout, mon
 
     make_studio(fresh_layout).load(str(tiny_nemo["tdt"]))
     inject(monkeypatch, torch, "load", None)
-    studio = make_studio(fresh_layout, retry=RetryPolicy((0.1, 0.2, 0.3), max_total_s=3))
+    studio = make_studio(fresh_layout, retry=RetryPolicy((0.1, 0.2, 0.3), max_wait_s=3))
     started = time.monotonic()
     with pytest.raises(FileLockedError) as info:
         studio.load(str(tiny_nemo["tdt"]))

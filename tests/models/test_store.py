@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stt_studio.domain import EngineKind
+from stt_studio import progress
+from stt_studio.domain import EngineKind, ProgressEvent
 from stt_studio.errors import ModelNotFoundError, NetworkError
 from stt_studio.models import catalog, store
 from stt_studio.retry import Retrier, RetryPolicy
@@ -88,9 +89,10 @@ def test_the_session_cache_is_not_consulted(fresh_layout, session_layout):
 def test_cache_miss_offline_is_a_readable_network_error(fresh_layout, name):
     spec = catalog.resolve(name)
     assert store.cached_path(spec, fresh_layout) is None
-    messages: list[str] = []
-    with pytest.raises(NetworkError) as info:
-        store.fetch(spec, fresh_layout, progress=messages.append)
+    events: list[ProgressEvent] = []
+    with progress.job(events.append), pytest.raises(NetworkError) as info:
+        store.fetch(spec, fresh_layout)
+    messages = [e.text for e in events if e.stage is not None]
     err = info.value
     text = err.render()
     assert err.kind == "network"

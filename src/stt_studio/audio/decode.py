@@ -8,19 +8,28 @@ naming the file; nothing here crashes on a bad input.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from stt_studio.domain import SAMPLE_RATE_HZ, Audio
-from stt_studio.errors import AudioError, StudioError, translate_os_error
+from stt_studio import progress
+from stt_studio.domain import SAMPLE_RATE_HZ, Audio, NoteKind
+from stt_studio.errors import AudioError, StudioError, is_lock_error, translate_os_error
+from stt_studio.retry import Retrier
 
 log = logging.getLogger(__name__)
 
 
-def decode_file(path: Path, *, cache_dir: Path | str = "") -> Audio:
-    """Read ``path`` and return its first audio stream as mono 16 kHz float32."""
+def decode_file(path: Path, *, cache_dir: Path | str = "", retrier: Retrier | None = None) -> Audio:
+    """Read ``path`` and return its first audio stream as mono 16 kHz float32.
+
+    Damaged packets are skipped (as faster-whisper skips invalid frames) and
+    reported as a note saying how much was lost; only a file from which
+    nothing decodes is an error. Opening a locked file is retried.
+    """
     path = Path(path)
+    retrier = retrier or Retrier()
     if not path.exists():
         raise AudioError(
             f"the file does not exist: {path}",
@@ -30,41 +39,76 @@ def decode_file(path: Path, *, cache_dir: Path | str = "") -> Audio:
         )
     if path.is_dir():
         raise AudioError(f"this is a folder, not a recording: {path}", paths=(path,))
-    if path.stat().st_size == 0:
-        raise AudioError(
-            f"the file is empty (0 bytes): {path}",
-            causes=("The recording was interrupted or the copy did not finish",),
-            paths=(path,),
-        )
     try:
-        samples = _decode(path)
+        size = retrier.run(lambda: path.stat().st_size, f"read {path}")
+        if size == 0:
+            raise AudioError(
+                f"the file is empty (0 bytes): {path}",
+                causes=("The recording was interrupted or the copy did not finish",),
+                paths=(path,),
+            )
+        decoded = _decode(path, retrier)
     except StudioError:
         raise
     except OSError as exc:
-        if isinstance(exc, (PermissionError, FileNotFoundError)) or exc.errno in (13, 2):
+        if isinstance(exc, (PermissionError, FileNotFoundError)) or exc.errno in (13, 2) \
+                or is_lock_error(exc):
             raise translate_os_error(exc, action="read the recording", path=path,
                                      cache_dir=cache_dir or path.parent) from exc
-        # PyAV raises FFmpeg decode failures as OSError subclasses (av.error.*)
+        # PyAV raises FFmpeg open failures as OSError subclasses (av.error.*)
         raise AudioError(f"the file could not be decoded: {path}", paths=(path,),
                          detail=f"{type(exc).__name__}: {exc}") from exc
     except (ValueError, RuntimeError, EOFError, IndexError) as exc:
         raise AudioError(f"the file could not be decoded: {path}", paths=(path,),
                          detail=f"{type(exc).__name__}: {exc}") from exc
+    samples = decoded.samples
     if samples.size == 0:
+        if decoded.skipped_packets:
+            raise AudioError(
+                f"no part of the file could be decoded ({decoded.skipped_packets} damaged "
+                f"packet(s)): {path}",
+                paths=(path,), detail=decoded.first_error,
+            )
         raise AudioError(
             f"the file holds no audio samples: {path}",
             causes=("The recording is empty (0 seconds long)",),
             remedies=("Record again, or check that the right file was chosen",),
             paths=(path,),
         )
+    if decoded.skipped_packets or decoded.stopped_early:
+        lost = f"about {decoded.skipped_s:.1f} s" if decoded.skipped_s else "a little audio"
+        ending = " and the end of the file could not be read" if decoded.stopped_early else ""
+        progress.note(
+            NoteKind.SKIPPED_AUDIO,
+            f"{path.name}: skipped {decoded.skipped_packets} damaged part(s) ({lost}){ending}; "
+            f"the rest ({len(samples) / SAMPLE_RATE_HZ:.1f} s) was transcribed",
+            logger=log,
+        )
     return Audio(samples=samples, sample_rate_hz=SAMPLE_RATE_HZ, source=path)
 
 
-def _decode(path: Path) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    samples: np.ndarray
+    skipped_packets: int = 0
+    skipped_s: float = 0.0
+    stopped_early: bool = False  # the container could not be read to its end
+    first_error: str | None = None
+
+
+def _decode(path: Path, retrier: Retrier) -> _Decoded:
     import av  # lazy: PyAV loads the FFmpeg libraries
 
     chunks: list[np.ndarray] = []
-    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+    skipped = 0
+    skipped_s = 0.0
+    stopped_early = False
+    first_error: str | None = None
+    # FFmpeg reports a file another program holds as a bare EACCES; Python's own
+    # open says WinError 32, so a lock is recognised (and waited out) here first
+    retrier.run(lambda: open(path, "rb").close(), f"read {path}")
+    container = av.open(str(path), mode="r", metadata_errors="ignore")
+    with container:
         streams = container.streams.audio
         if not streams:
             raise AudioError(
@@ -75,16 +119,36 @@ def _decode(path: Path) -> np.ndarray:
         stream = streams[0]
         stream.codec_context.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ)
-        for frame in container.decode(stream):
-            frame.pts = None  # let the resampler time frames by their sample count
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:  # the container breaks off mid-file
+                if not chunks:
+                    raise
+                stopped_early, first_error = True, first_error or f"{type(exc).__name__}: {exc}"
+                break
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                skipped += 1
+                first_error = first_error or f"{type(exc).__name__}: {exc}"
+                if packet.duration and packet.time_base:
+                    skipped_s += float(packet.duration * packet.time_base)
+                continue
+            for frame in frames:
+                frame.pts = None  # let the resampler time frames by their sample count
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:
-        return np.zeros(0, dtype=np.float32)
+        return _Decoded(np.zeros(0, dtype=np.float32), skipped, skipped_s, stopped_early,
+                        first_error)
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
     if not np.all(np.isfinite(samples)):
         log.warning("%s: non-finite samples replaced by 0", path)
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-    return samples
+    return _Decoded(samples, skipped, skipped_s, stopped_early, first_error)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from stt_studio.domain import Audio, ModelSpec, Progress, Segment, TranscriptionOptions
+from stt_studio.domain import Audio, ModelSpec, Segment, TranscriptionOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +33,12 @@ class LoadedModel(Protocol):
     device: str
     info: ModelInfo
 
-    def transcribe(self, audio: Audio, options: TranscriptionOptions,
-                   progress: Progress | None = None) -> EngineOutput:
-        """Times relative to ``audio``; ``progress`` hears "transcribing… 42 of 300 s"."""
+    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+        """Times relative to ``audio``.
+
+        Engines report where they are with :func:`stt_studio.progress.stage`
+        (which is also where a cancelled job stops) as they go.
+        """
         ...
 
     def close(self) -> None: ...

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from stt_studio import progress as job_progress
 from stt_studio.domain import (
     SAMPLE_RATE_HZ,
     Audio,
     ModelSpec,
-    Progress,
     Segment,
     Task,
     TranscriptionOptions,
@@ -49,6 +49,8 @@ _TEMPDIR_MODULES = (
     "nemo.collections.asr.parts.mixins.transcription",
 )
 _NOISY_LOGGERS = ("nv_one_logger", "hydra.utils", "lhotse", "pytorch_lightning", "lightning")
+#: ``restore_from`` changes the working directory and uses global state: one at a time
+_RESTORE_LOCK = threading.Lock()
 
 
 def quiet_nemo() -> None:
@@ -136,7 +138,31 @@ def _skip_random_init() -> Iterator[None]:
             setattr(init, name, function)
 
 
-def _connector(model_dir: Path) -> Any:
+def _load_weights(model_weights: str, map_location: Any, retrier: Retrier) -> Any:
+    """``torch.load`` of the checkpoint, retried on its own when the file is locked."""
+    import torch
+
+    def load() -> Any:
+        try:  # memory-map the weights instead of reading a copy into RAM first
+            return torch.load(model_weights, map_location=map_location, mmap=True)
+        except RuntimeError:  # a legacy (non-zip) checkpoint cannot be mapped
+            return torch.load(model_weights, map_location=map_location)
+
+    return retrier.run(load, f"read {model_weights}")
+
+
+def _wait_until_readable(model_dir: Path, retrier: Retrier) -> None:
+    """Open every member once, retrying each lock on its own, before NeMo reads them.
+
+    NeMo opens the config, tokenizer and vocabulary files deep inside model
+    construction, where a lock could only be retried by rebuilding the whole
+    model; a scanner that holds a fresh file is waited out here instead.
+    """
+    for member in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        retrier.run(lambda: open(member, "rb").close(), f"read {member}")  # noqa: B023
+
+
+def _connector(model_dir: Path, retrier: Retrier) -> Any:
     """A SaveRestoreConnector that reads the extracted folder as fast as it can."""
     from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
 
@@ -147,12 +173,7 @@ def _connector(model_dir: Path) -> Any:
 
         @staticmethod
         def _load_state_dict_from_disk(model_weights: str, map_location: Any = "cpu") -> Any:
-            import torch
-
-            try:  # memory-map the weights instead of reading a copy into RAM first
-                return torch.load(model_weights, map_location=map_location, mmap=True)
-            except RuntimeError:  # a legacy (non-zip) checkpoint cannot be mapped
-                return torch.load(model_weights, map_location=map_location)
+            return _load_weights(model_weights, map_location, retrier)
 
     connector = CachedFolderConnector()
     connector.model_extracted_dir = str(model_dir)
@@ -183,16 +204,14 @@ class NemoEngine:
         harden_tempdirs(self.retrier)
         import torch
 
-        def restore() -> Any:
-            with contextlib.redirect_stdout(sys.stderr):
-                return asr.models.ASRModel.restore_from(
-                    str(model_dir), save_restore_connector=_connector(model_dir),
+        log.info("loading NeMo model %s from %s on %s", spec.name, model_dir, device)
+        _wait_until_readable(model_dir, self.retrier)
+        try:
+            with _RESTORE_LOCK, contextlib.redirect_stdout(sys.stderr):
+                model = asr.models.ASRModel.restore_from(
+                    str(model_dir), save_restore_connector=_connector(model_dir, self.retrier),
                     map_location=torch.device(device), strict=True,
                 )
-
-        log.info("loading NeMo model %s from %s on %s", spec.name, model_dir, device)
-        try:
-            model = self.retrier.run(restore, f"load {model_dir}")
         except OSError:
             raise
         except Exception as exc:  # noqa: BLE001 - NeMo/Hydra raise many foreign types
@@ -240,14 +259,11 @@ class NemoModel:
     def sample_rate_hz(self) -> int:
         return int(self.model.cfg.preprocessor.sample_rate)
 
-    def transcribe(self, audio: Audio, options: TranscriptionOptions,
-                   progress: Progress | None = None) -> EngineOutput:
+    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
         # one call per window: the service reports progress between windows
-        if self.model is None:
-            raise InvalidOptionError(
-                f"{self.spec.name} was unloaded while this transcription waited for it",
-                remedies=("Transcribe again: the model is loaded anew",),
-            )
+        if self.model is None:  # the manager's leases make this a bug, not a race
+            raise UnexpectedError(f"{self.spec.name} was used after it was unloaded")
+        job_progress.check_cancelled()
         kwargs, language = self._prompt(options)
         samples = _resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
         if samples.size == 0:

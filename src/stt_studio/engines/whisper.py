@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stt_studio import progress as job_progress
 from stt_studio.domain import (
     Audio,
     ModelSpec,
-    Progress,
     Segment,
+    Stage,
     Task,
     TranscriptionOptions,
     Word,
@@ -64,8 +65,7 @@ class WhisperModel:
     info: ModelInfo
     model: Any = field(repr=False)
 
-    def transcribe(self, audio: Audio, options: TranscriptionOptions,
-                   progress: Progress | None = None) -> EngineOutput:
+    def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
         language = options.language
         if language and language not in self.info.languages:
             raise InvalidOptionError(
@@ -92,10 +92,12 @@ class WhisperModel:
             word_timestamps=options.word_timestamps,
         )
         out = []
+        total_s = max(audio.duration_s, 1e-9)
         for raw in segments:  # the generator does the work, segment by segment
             out.append(_segment(raw))
-            if progress is not None:
-                progress(f"transcribing… {raw.end:.0f} of {audio.duration_s:.0f} s")
+            # also the cancellation checkpoint: a closed page stops the work here
+            job_progress.stage(Stage.TRANSCRIBING, f"{raw.end:.0f} of {audio.duration_s:.0f} s",
+                               min(raw.end / total_s, 1.0))
         return EngineOutput(segments=tuple(out), language=info.language)
 
     def close(self) -> None:

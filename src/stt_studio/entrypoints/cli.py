@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stt_studio.cache import CacheLayout, prepare_cache
-from stt_studio.domain import Task, TranscriptionOptions
+from stt_studio.domain import ProgressEvent, Task, TranscriptionOptions
 from stt_studio.entrypoints.console import configure_logging, report
 from stt_studio.errors import StudioError, translate_os_error
 from stt_studio.formats import FORMATS, parse_formats
@@ -104,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(debug=debug, quiet=getattr(args, "quiet", False))
     try:
         settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None),
-                                     device=getattr(args, "device", None))
+                                     device=getattr(args, "device", None),
+                                     serving=args.command == "serve")
     except ValueError as exc:
         parser.error(str(exc))
     try:
@@ -154,8 +155,10 @@ def _output_stems(inputs: Sequence[Path]) -> list[str]:
     return unique
 
 
-def _progress(path: Path, message: str) -> None:
-    log.info("%s: %s", path, message)
+def _progress(subject: object, event: ProgressEvent) -> None:
+    """Stage news as log lines (notes were logged where they happened)."""
+    if event.stage is not None:
+        log.info("%s: %s", subject, event.text)
 
 
 def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
@@ -196,7 +199,7 @@ def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -
     studio = _studio(settings, layout)
     action = args.models_action or "list"
     if action == "pull":
-        path = studio.pull(args.name, progress=lambda msg: log.info("%s", msg))
+        path = studio.pull(args.name, progress=functools.partial(_progress, args.name))
         print(f"{args.name} is ready: {path}")
         return 0
     if action == "rm":

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stt_studio.cache import SYSTEM_TEMP_DIR, CacheLayout, check_writable
-from stt_studio.domain import Task
+from stt_studio.domain import ProgressEvent, Task
 from stt_studio.entrypoints.console import report
+from stt_studio.entrypoints.ui_view import duration as view_duration
 from stt_studio.errors import ServerError, translate_os_error
 from stt_studio.settings import Settings
 
@@ -257,10 +258,15 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def _log_stage(event: ProgressEvent) -> None:
+    if event.stage is not None:
+        log.info("preload: %s", event.text)
+
+
 def _preload(studio: Studio) -> None:
     name = studio.settings.default_model
     try:
-        loaded = studio.load(name, progress=lambda msg: log.info("preload: %s", msg))
+        loaded = studio.load(name, progress=_log_stage)
         log.info("default model %s is ready on %s", name, loaded.device)
     except Exception as exc:  # noqa: BLE001 - the UI shows it again on first use
         report(exc, subject=f"preloading {name}", show_traceback=True)
@@ -287,6 +293,10 @@ def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
     print(f"stt-studio is running: open {served.url} in your browser (Ctrl+C stops it)",
           flush=True)
     print(f"  default model: {settings.default_model} · cache: {layout.root}", flush=True)
+    if settings.model_ttl_s is not None:
+        studio.models.start_reaper(settings.model_ttl_s)
+        print(f"  idle models unload after {view_duration(settings.model_ttl_s)} "
+              "(STT_STUDIO_MODEL_TTL_S; 0 keeps them loaded)", flush=True)
     if preload:
         threading.Thread(target=_preload, args=(studio,), name="preload", daemon=True).start()
     try:
@@ -294,5 +304,6 @@ def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
     except KeyboardInterrupt:
         print("stopping…", flush=True)
     finally:
+        studio.models.stop_reaper()
         served.close()
     return 0

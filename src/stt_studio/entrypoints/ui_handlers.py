@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import time
 import uuid
 import wave
@@ -23,7 +22,7 @@ import gradio as gr
 import numpy as np
 
 from stt_studio.audio.decode import decode_file
-from stt_studio.domain import Audio, Task, TranscriptionOptions
+from stt_studio.domain import Audio, Stage, Task, TranscriptionOptions
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.entrypoints.jobs import Update, run_job
@@ -37,9 +36,8 @@ log = logging.getLogger("stt_studio.ui")
 
 DEFAULT_FORMATS = ("srt", "txt")
 OUTPUT_MAX_AGE_S = 24 * 3600
-#: gr.Progress fractions per stage, so the bar moves for every model
-_STAGE_FRACTION = {"loading model": 0.05, "getting the files": 0.1, "loading ": 0.2,
-                   "decoding audio": 0.4, "transcribing": 0.5}
+#: how long the Unload button waits for a transcription that uses the model
+UNLOAD_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +105,13 @@ class StudioUI:
         final: Update[Result] | None = None
         for update in run_job(
             lambda say: self.studio.transcribe_file(path, name, options, progress=say),
-            first_stage="starting…", heartbeat_s=self.heartbeat_s,
+            heartbeat_s=self.heartbeat_s,
         ):
             if not update.done:
-                progress(_fraction(update.stage), desc=update.stage)
-                yield (view.working(update.stage, update.elapsed_s, update.stage_elapsed_s,
-                                    update.notes, subject=path.name),
+                progress(view.overall_fraction(update.stage, update.fraction),
+                         desc=update.stage_text)
+                yield (view.working(update.stage_text, update.elapsed_s,
+                                    update.stage_elapsed_s, update.notes, subject=path.name),
                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
             final = update
         assert final is not None and final.done  # noqa: S101 - run_job always ends so
@@ -144,7 +143,8 @@ class StudioUI:
         if exc is not None:
             log.error("%s failed while %s", subject or "job", final.stage,
                       exc_info=(type(exc), exc, exc.__traceback__))
-        return view.failure(error, stage=final.stage, cache_dir=self.studio.layout.root,
+        return view.failure(error, stage=final.failed_stage_text,
+                            cache_dir=self.studio.layout.root,
                             subject=subject, notes=final.notes)
 
     def _write_outputs(self, result: Result, source: Path, formats: Sequence[str]) -> list[Path]:
@@ -255,9 +255,9 @@ class StudioUI:
         name = (model or "").strip() or self.studio.settings.default_model
         final: Update[Any] | None = None
         for update in run_job(lambda say: self.studio.load(name, say),
-                              first_stage="loading model…", heartbeat_s=self.heartbeat_s):
+                              first_stage=Stage.LOADING, heartbeat_s=self.heartbeat_s):
             if not update.done:
-                yield view.working(update.stage, update.elapsed_s, update.stage_elapsed_s,
+                yield view.working(update.stage_text, update.elapsed_s, update.stage_elapsed_s,
                                    update.notes, subject=name)
             final = update
         assert final is not None  # noqa: S101
@@ -267,12 +267,13 @@ class StudioUI:
         loaded = final.result
         assert loaded is not None  # noqa: S101 - no error means a result
         yield (f"✓ {name} is loaded on {loaded.device} ({view.duration(final.elapsed_s)})"
-               + ("\n" + "\n".join(f"  ! {n}" for n in final.notes) if final.notes else ""))
+               + ("\n" + "\n".join(f"  ! {n.text}" for n in final.notes)
+                  if final.notes else ""))
 
     def unload_model(self, model: str | None) -> str:
         name = (model or "").strip() or self.studio.settings.default_model
         try:
-            unloaded = self.studio.unload(name)
+            unloaded = self.studio.unload(name, wait_s=UNLOAD_WAIT_S)
         except Exception as exc:  # noqa: BLE001 - shown, not raised
             log.exception("unloading %s failed", name)
             return as_studio_error(exc).render()
@@ -283,9 +284,9 @@ class StudioUI:
 
         final: Update[Any] | None = None
         for update in run_job(lambda _say: run_doctor(self.studio.settings, self.studio.layout),
-                              first_stage="checking the set-up…", heartbeat_s=self.heartbeat_s):
+                              first_stage=Stage.CHECKING, heartbeat_s=self.heartbeat_s):
             if not update.done:
-                yield view.working(update.stage, update.elapsed_s, update.stage_elapsed_s)
+                yield view.working(update.stage_text, update.elapsed_s, update.stage_elapsed_s)
             final = update
         assert final is not None  # noqa: S101
         if final.error is not None:
@@ -293,23 +294,6 @@ class StudioUI:
             return
         assert final.result is not None  # noqa: S101 - no error means a result
         yield final.result.render()
-
-
-_PART = re.compile(r"(\d+) of (\d+)")
-
-
-def _fraction(stage: str) -> float:
-    """Where the bar stands: stage by stage, then through the audio while transcribing."""
-    part = _PART.search(stage)
-    if stage.startswith("transcribing") and part and int(part.group(2)) > 0:
-        number, total = int(part.group(1)), int(part.group(2))
-        if "part" in stage:  # said as part n starts: n - 1 parts are done
-            number -= 1
-        return 0.5 + 0.5 * min(number / total, 1.0)
-    for prefix, fraction in _STAGE_FRACTION.items():
-        if stage.startswith(prefix):
-            return fraction
-    return 0.0
 
 
 def _played(path: Path, result: Result) -> Played:

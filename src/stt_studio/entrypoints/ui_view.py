@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stt_studio.domain import EngineKind, ModelSpec, Transcript
+from stt_studio.domain import EngineKind, ModelSpec, Note, NoteKind, Stage, Transcript
 from stt_studio.errors import StudioError
 
 AUTO_LANGUAGE = "auto"
@@ -116,34 +116,57 @@ def segment_rows(transcript: Transcript) -> list[list[str]]:
     return [[clock(s.start_s), clock(s.end_s), s.text.strip()] for s in transcript.segments]
 
 
+#: where each stage puts the overall bar, and how much of the bar it spans
+_STAGE_SPAN: dict[Stage, tuple[float, float]] = {
+    Stage.STARTING: (0.0, 0.0),
+    Stage.LOADING: (0.05, 0.05),
+    Stage.DOWNLOADING: (0.1, 0.1),
+    Stage.PREPARING: (0.2, 0.1),
+    Stage.DECODING: (0.4, 0.1),
+    Stage.TRANSCRIBING: (0.5, 0.45),
+    Stage.WRITING: (0.95, 0.05),
+    Stage.CHECKING: (0.0, 1.0),
+}
+
+
+def overall_fraction(stage: Stage, fraction: float | None) -> float:
+    """Where the progress bar stands: stage by stage, then through the stage."""
+    start, span = _STAGE_SPAN[stage]
+    return start + span * min(max(fraction or 0.0, 0.0), 1.0)
+
+
 def working(stage: str, elapsed_s: float, stage_elapsed_s: float,
-            notes: Sequence[str] = (), subject: str | None = None) -> str:
-    """The status box while a job runs: the stage, the time, what went wrong so far."""
+            notes: Sequence[Note] = (), subject: str | None = None) -> str:
+    """The status box while a job runs: the stage, the time, what happened so far."""
     head = f"⏳ {stage} ({duration(elapsed_s)})"
     lines = [f"{head} — {subject}" if subject else head]
-    lines.extend(f"  ! {n}" for n in notes[-5:])
+    lines.extend(f"  ! {n.text}" for n in notes[-5:])
     if stage_elapsed_s >= 60:
         lines.append(WAIT_HINT)
     return "\n".join(lines)
 
 
-def _retry_note(notes: Sequence[str]) -> list[str]:
-    retries = [n for n in notes if "file locked" in n]
-    other = [n for n in notes if "file locked" not in n]
+def _retries(notes: Sequence[Note]) -> list[Note]:
+    return [n for n in notes if n.kind is NoteKind.LOCK_RETRY]
+
+
+def _retry_note(notes: Sequence[Note]) -> list[str]:
+    retries = _retries(notes)
+    other = [n for n in notes if n.kind is not NoteKind.LOCK_RETRY]
     lines = []
     if retries:
         lines.append(f"Recovered from a locked file after {len(retries)} retr"
                      f"{'y' if len(retries) == 1 else 'ies'}:")
-        lines.extend(f"  - {n}" for n in retries)
+        lines.extend(f"  - {n.text}" for n in retries)
     if other:
-        lines.append("Warnings:")
-        lines.extend(f"  - {n}" for n in other[-5:])
+        lines.append("Notes:")
+        lines.extend(f"  - {n.text}" for n in other[-5:])
     return lines
 
 
 def success(
     transcript: Transcript, *, subject: str, device: str, engine: str, elapsed_s: float,
-    files: Sequence[Path] = (), notes: Sequence[str] = (),
+    files: Sequence[Path] = (), notes: Sequence[Note] = (),
 ) -> str:
     speed = transcript.duration_s / elapsed_s if elapsed_s > 0 else 0.0
     words = len(transcript.text.split())
@@ -164,16 +187,19 @@ def success(
 
 
 def failure(error: StudioError, *, stage: str, cache_dir: Path, subject: str | None = None,
-            notes: Sequence[str] = ()) -> str:
+            notes: Sequence[Note] = ()) -> str:
     """The categorized error for the status box: what, why, what to do, where."""
     where = f" ({subject})" if subject else ""
     lines = [f"✗ Failed while {stage.rstrip('…. ')}{where}", "", error.render()]
     if str(cache_dir) not in error.paths:
         lines.append(f"Cache folder: {cache_dir}")
-    retries = [n for n in notes if "file locked" in n]
+    retries = _retries(notes)
     if retries:
         lines.append("Retries before giving up:")
-        lines.extend(f"  - {n}" for n in retries)
+        lines.extend(f"  - {n.text}" for n in retries)
+    waits = [n for n in notes if n.kind is NoteKind.WAITING]
+    if waits:
+        lines.append(f"Waited: {waits[-1].text}")
     lines.append("The full traceback is in the console log.")
     return "\n".join(lines)
 

@@ -13,16 +13,22 @@ import os
 from pathlib import Path
 from types import ModuleType
 
+from stt_studio import progress
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import EngineKind, ModelSpec, Progress
-from stt_studio.errors import EngineMissingError, ModelNotFoundError, NetworkError
+from stt_studio.domain import EngineKind, ModelSpec, Stage
+from stt_studio.errors import (
+    EngineMissingError,
+    FileLockedError,
+    FileOp,
+    ModelNotFoundError,
+    NetworkError,
+    lock_remedies,
+)
 from stt_studio.fsops import remove_tree
 from stt_studio.models import extract
 from stt_studio.retry import Retrier
 
 log = logging.getLogger(__name__)
-
-
 
 def _hub() -> ModuleType:
     try:
@@ -51,7 +57,11 @@ def repo_cache_dir(spec: ModelSpec, layout: CacheLayout) -> Path:
 
 
 def cached_path(spec: ModelSpec, layout: CacheLayout) -> Path | None:
-    """The local file/folder for ``spec`` if it is already on disk, else None."""
+    """The local file/folder for ``spec`` if it is already on disk, else None.
+
+    Only a real miss is ``None``: an unreadable cache (permissions, a lock)
+    raises its OSError for the caller to translate, never "not cached".
+    """
     if spec.bundled:
         path = bundled_whisper_dir()
         return path if path.is_dir() else None
@@ -69,32 +79,43 @@ def cached_path(spec: ModelSpec, layout: CacheLayout) -> Path | None:
         return Path(hub.snapshot_download(
             spec.source, cache_dir=str(layout.hf_hub_cache), local_files_only=True
         ))
-    except Exception:  # noqa: BLE001 - any miss means "not cached"
+    except Exception as exc:  # noqa: BLE001 - the hub's miss errors come in many classes
+        if isinstance(exc, OSError) and not _is_hub_error(exc):
+            raise  # permission denied, a lock: not a miss
         return None
 
 
-def fetch(spec: ModelSpec, layout: CacheLayout, progress: Progress | None = None) -> Path:
-    """Return the model's file/folder, downloading from the hub on a cache miss."""
+def fetch(spec: ModelSpec, layout: CacheLayout, retrier: Retrier | None = None) -> Path:
+    """Return the model's file/folder, downloading from the hub on a cache miss.
+
+    A lock on the hub's own file moves is retried by calling the hub again,
+    which resumes from the partial download instead of starting over.
+    """
     found = cached_path(spec, layout)
     if found is not None:
         return found
     if spec.bundled or spec.local:
         raise ModelNotFoundError(f"the model files for {spec.name} are missing",
                                  paths=(spec.source,))
-    if progress:
-        progress(f"downloading {spec.name} (~{spec.size_mb or '?'} MB) into {layout.hf_hub_cache}")
+    progress.stage(Stage.DOWNLOADING,
+                   f"{spec.name} (~{spec.size_mb or '?'} MB) into {layout.hf_hub_cache}")
     hub = _hub()
-    try:
+
+    def download() -> str:
         if spec.engine is EngineKind.NEMO:
             assert spec.nemo_filename
-            return Path(hub.hf_hub_download(
+            return str(hub.hf_hub_download(
                 spec.source, spec.nemo_filename, cache_dir=str(layout.hf_hub_cache)
             ))
-        return Path(hub.snapshot_download(
+        return str(hub.snapshot_download(
             spec.source, cache_dir=str(layout.hf_hub_cache),
             allow_patterns=["config.json", "preprocessor_config.json", "model.bin",
                             "tokenizer.json", "vocabulary.*"],
         ))
+
+    try:
+        return Path((retrier or Retrier()).run(download, f"download {spec.source}",
+                                               FileOp.MOVE))
     except Exception as exc:  # noqa: BLE001 - hub/HTTP errors of many classes
         if isinstance(exc, OSError) and not _is_hub_error(exc):
             raise  # disk full, permissions, locks: translated by the caller
@@ -144,14 +165,11 @@ def _translate_hub_error(exc: Exception, spec: ModelSpec, layout: CacheLayout) -
     )
 
 
-def local_model_dir(
-    spec: ModelSpec, layout: CacheLayout, retrier: Retrier, progress: Progress | None = None
-) -> Path:
+def local_model_dir(spec: ModelSpec, layout: CacheLayout, retrier: Retrier) -> Path:
     """The folder an engine loads from: CT2 dir for Whisper, extracted dir for NeMo."""
-    path = fetch(spec, layout, progress)
+    path = fetch(spec, layout, retrier)
     if spec.engine is EngineKind.NEMO and path.is_file():
-        if progress:
-            progress("preparing the model files in the cache")
+        progress.stage(Stage.PREPARING, f"{spec.name} in {layout.extracted_dir}")
         return extract.extracted_dir(path, layout, retrier)
     return path
 
@@ -164,11 +182,24 @@ def remove(spec: ModelSpec, layout: CacheLayout, retrier: Retrier) -> list[Path]
             causes=("Bundled and local models are not stored in the cache",),
         )
     removed: list[Path] = []
+    stuck: list[Path] = []
     repo_dir = repo_cache_dir(spec, layout)
-    for folder in sorted(layout.extracted_dir.iterdir()) if layout.extracted_dir.is_dir() else []:
-        source = extract.extraction_source(folder)
-        if source and Path(source).is_relative_to(repo_dir) and remove_tree(folder, retrier):
-            removed.append(folder)
-    if repo_dir.exists() and remove_tree(repo_dir, retrier):
-        removed.append(repo_dir)
+    targets = [folder for folder in (sorted(layout.extracted_dir.iterdir())
+                                     if layout.extracted_dir.is_dir() else [])
+               if (source := extract.extraction_source(folder))
+               and Path(source).is_relative_to(repo_dir)]
+    if os.path.lexists(repo_dir):
+        targets.append(repo_dir)
+    for target in targets:
+        (removed if remove_tree(target, retrier) else stuck).append(target)
+    if stuck:
+        raise FileLockedError(
+            f"{spec.name} could not be removed completely: "
+            f"{len(stuck)} folder(s) are still in use",
+            remedies=("Close stt-studio windows that use this model, then run "
+                      f"`stt-studio models rm {spec.name}` again",
+                      *lock_remedies(layout.root)[:3]),
+            paths=(*stuck, layout.root),
+            detail="removed: " + (", ".join(map(str, removed)) or "nothing"),
+        )
     return removed
