@@ -7,7 +7,7 @@ SAMPLE ?= $(firstword $(wildcard ../shared/audio/A_short_en/jfk/jfk.flac) \
             $(wildcard ../shared/audio/*/*/*.wav))
 PYTEST_ARGS ?=
 
-.PHONY: setup browser run transcribe test bench clean-cache
+.PHONY: setup browser run transcribe test reliability bench clean-cache
 
 setup:
 	@bash scripts/setup.sh
@@ -26,6 +26,10 @@ transcribe: setup
 
 test: setup browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# run the fault matrix and write docs/RELIABILITY.md from it (make test checks it is current)
+reliability: setup browser
+	$(VENV)/bin/python -m pytest -q -m fault --reliability-report docs/RELIABILITY.md $(PYTEST_ARGS)
 
 bench: setup
 	$(VENV)/bin/python bench/run_bench.py

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.support.reliability"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
@@ -26,6 +28,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing leaves
 os.environ.pop("STT_STUDIO_CACHE_DIR", None)
+# CTranslate2's OpenMP threads otherwise spin while they wait; with pytest's own threads
+# (servers, jobs) on 2 cores, one tiny.en call then takes 0.8-24 s instead of ~1.3 s
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from stt_studio.cache import prepare_cache  # noqa: E402
 

@@ -230,3 +230,16 @@ def test_default_policy():
     policy = RetryPolicy()
     assert policy.delays_s == (0.1, 0.2, 0.3)
     assert policy.max_wait_s > sum(policy.delays_s)
+
+
+def test_time_spent_cleaning_up_between_tries_counts_as_waiting():
+    """gc.collect() with NeMo loaded can take a second: it is waiting, and bounded too."""
+    import time
+
+    retrier = Retrier(RetryPolicy(delays_s=(0.0,) * 6, max_wait_s=0.25),
+                      sleep=lambda _s: None, between_tries=lambda: time.sleep(0.1))
+    fn = FlakyFile(99)
+    with pytest.raises(PermissionError):
+        retrier.run(fn, "x")
+    # after three clean-ups of 0.1 s the bound is spent: 4 calls, not the 7 the delays allow
+    assert fn.calls == 4

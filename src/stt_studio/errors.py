@@ -353,7 +353,7 @@ def translate_os_error(
             causes=("A file was created or copied with the name of one of the cache's folders",),
             remedies=(f"Move or delete that file: {blocker}",
                       "Or choose another cache folder with --cache-dir"),
-            paths=(str(blocker), *paths), detail=detail,
+            paths=tuple(dict.fromkeys((str(blocker), *paths))), detail=detail,
         )
     return FileSystemError(
         f"could not {action}: {where}",

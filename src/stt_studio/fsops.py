@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 LEFTOVER_PREFIX = "stt-studio-"
 
 
-_RETRYABLE_REMOVALS = (os.unlink, os.remove, os.rmdir)
+def _retryable_removal(func: Any) -> bool:
+    """Whether shutil's failing ``func`` is a single unlink/rmdir worth retrying.
+
+    Compared with the ``os`` functions of the moment, not copies taken at
+    import, so a wrapped ``os.unlink`` (a test's fault injection, a sandbox)
+    is still recognised and retried.
+    """
+    return func in (os.unlink, os.remove, os.rmdir)
 
 
 def _remove_one(func: Any, path: str, retrier: Retrier) -> None:
@@ -59,7 +66,7 @@ def remove_tree(path: Path, retrier: Retrier) -> bool:
         exc = exc_info[1]
         if isinstance(exc, FileNotFoundError):
             return
-        if func in _RETRYABLE_REMOVALS:
+        if _retryable_removal(func):
             try:
                 _remove_one(func, failed, retrier)
                 return

@@ -7,8 +7,8 @@ into success. Only lock-type errors for the operation at hand are retried
 that its own message reaches the user.
 
 The bound is on *waiting*: however long the operation itself ran before it
-met the lock, it is retried while the sleeps so far stay within
-``max_wait_s``. Wrap the smallest operation that can fail (one rename, one
+met the lock, it is retried while the time spent between tries (the sleeps
+and the clean-up before them) stays within ``max_wait_s``. Wrap the smallest operation that can fail (one rename, one
 file read), never a whole load, so a retry repeats seconds of work at most.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -99,6 +100,7 @@ class Retrier:
                     f"{what}: file locked ({exc}); retry {attempt}/{retries} in {delay:.1f} s",
                     logger=log,
                 )
-                self.between_tries()
+                paused = time.monotonic()
+                self.between_tries()  # gc.collect() alone can take a second with NeMo loaded
                 self.sleep(delay)
-                waited_s += delay
+                waited_s += max(delay, time.monotonic() - paused)

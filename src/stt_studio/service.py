@@ -23,7 +23,14 @@ from stt_studio.domain import (
     TranscriptionOptions,
 )
 from stt_studio.engines.base import LoadedModel
-from stt_studio.errors import EngineMissingError, StudioError, translate_os_error
+from stt_studio.errors import (
+    EngineMissingError,
+    FileLockedError,
+    FileOp,
+    PermissionDeniedError,
+    StudioError,
+    translate_os_error,
+)
 from stt_studio.formats import render
 from stt_studio.fsops import write_text_atomic
 from stt_studio.models import catalog, store
@@ -63,6 +70,24 @@ class Result:
         return self.transcript.duration_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
+def _output_advice(error: StudioError, folder: Path, target: Path) -> StudioError:
+    """The same error, with remedies about the output folder rather than the cache."""
+    if isinstance(error, FileLockedError):
+        remedies: tuple[str, ...] = (
+            f"Close the program that has {target.name} open (a player, an editor, a sync "
+            "tool), then run again",
+            "Or write somewhere else with --output-dir",
+        )
+    elif isinstance(error, PermissionDeniedError):
+        remedies = (f"Make the output folder writable for your user, e.g. `chmod u+rwX {folder}`",
+                    "Or write somewhere else with --output-dir")
+    else:
+        remedies = ("Free some space on that drive, or check that the folder exists and is a "
+                    "folder", "Or write somewhere else with --output-dir")
+    return type(error)(error.summary, causes=error.causes, remedies=remedies,
+                       paths=(str(target),), detail=error.detail)
+
+
 class Studio:
     def __init__(self, settings: Settings, layout: CacheLayout, retrier: Retrier | None = None):
         self.settings = settings
@@ -70,11 +95,20 @@ class Studio:
         self.retrier = retrier or Retrier(settings.retry)
         self.models = ModelManager(layout, self.retrier)
 
+    def _ensure_cache(self) -> None:
+        """(Re)create the cache folders; what stands in the way is said plainly."""
+        try:
+            self.layout.ensure()
+        except OSError as exc:  # a file where a folder should be, read-only, disk full
+            raise translate_os_error(exc, action="create the cache folders",
+                                     path=exc.filename or self.layout.root,
+                                     cache_dir=self.layout.root) from exc
+
     # -- transcription -------------------------------------------------------------
     def load(self, model: str | None = None, progress: Progress | None = None) -> LoadedModel:
         spec = catalog.resolve(model or self.settings.default_model)
         with job_progress.job(progress):
-            self.layout.ensure()
+            self._ensure_cache()
             return self.models.get(spec, self.settings.device)
 
     def transcribe_file(
@@ -89,7 +123,7 @@ class Studio:
         with job_progress.job(progress):
             job_progress.stage(Stage.LOADING)
             spec = catalog.resolve(model or self.settings.default_model)
-            self.layout.ensure()
+            self._ensure_cache()
             with self.models.lease(spec, self.settings.device) as loaded:
                 job_progress.stage(Stage.DECODING)
                 audio = decode_file(Path(path), cache_dir=self.layout.root,
@@ -141,19 +175,27 @@ class Studio:
         return chunking.merge(pieces), language
 
     def write_outputs(
-        self, transcript: Transcript, folder: Path, stem: str, formats: Sequence[str]
+        self, transcript: Transcript, folder: Path, stem: str, formats: Sequence[str],
+        *, users_folder: bool = True,
     ) -> list[Path]:
-        """``<folder>/<stem>.<fmt>`` for each format, each written atomically."""
+        """``<folder>/<stem>.<fmt>`` for each format, each written atomically.
+
+        ``users_folder``: the user chose ``folder`` (``--output-dir``), so a failure's
+        advice is about that folder; the UI writes into the studio's own folder.
+        """
         written = []
         for fmt in formats:
             target = folder / f"{stem}.{fmt}"
             try:
                 self.retrier.run(lambda: folder.mkdir(parents=True, exist_ok=True),
-                                 f"create {folder}")
+                                 f"create {folder}", FileOp.WRITE)
                 write_text_atomic(target, render(transcript, fmt), self.retrier)
             except OSError as exc:
-                raise translate_os_error(exc, action="write the transcript", path=target,
-                                         cache_dir=self.layout.root) from exc
+                error = translate_os_error(exc, action="write the transcript", path=target,
+                                           cache_dir=self.layout.root)
+                if users_folder:
+                    error = _output_advice(error, folder, target)
+                raise error from exc
             written.append(target)
         return written
 
@@ -179,7 +221,7 @@ class Studio:
     def pull(self, name: str, progress: Progress | None = None) -> Path:
         spec = catalog.resolve(name)
         with job_progress.job(progress):
-            self.layout.ensure()
+            self._ensure_cache()
             try:
                 return store.local_model_dir(spec, self.layout, self.retrier)
             except OSError as exc:

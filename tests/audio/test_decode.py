@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stt_studio import progress
 from stt_studio.audio import decode as decode_module
 from stt_studio.audio.decode import decode_file
-from stt_studio.domain import SAMPLE_RATE_HZ
+from stt_studio.domain import SAMPLE_RATE_HZ, NoteKind, ProgressEvent
 from stt_studio.errors import AudioError, FileLockedError, PermissionDeniedError
 from tests.conftest import SHARED_AUDIO, Clip, load_manifest
 
@@ -82,6 +83,19 @@ def test_the_eight_containers_decode_to_the_same_recording():
                                                  abs=DURATION_TOLERANCE_S), ext
         rms = float(np.sqrt(np.mean(audio.samples**2)))
         assert rms == pytest.approx(ref_rms, rel=0.10), ext  # lossy codecs, same loudness
+
+
+def test_healthy_files_report_no_skipped_audio(jfk):
+    # gaps in packet timestamps count as skipped audio: none may show in a whole file
+    # (MP4 priming, Ogg granules, MP3 and raw AAC timing included)
+    events: list[ProgressEvent] = []
+    with progress.job(events.append):
+        for clip in GROUP_D:
+            if clip.path.name not in MUST_FAIL:
+                decode_file(clip.path)
+        decode_file(jfk)
+    assert [e.note for e in events if e.note is not None
+            and e.note.kind is NoteKind.SKIPPED_AUDIO] == []
 
 
 def test_stereo_is_mixed_down_from_both_channels():

@@ -409,3 +409,9 @@ def test_local_spec_ignores_catalog_fields():
     spec = ModelSpec("x", EngineKind.NEMO, "x", languages=("en", "de"), translates=True,
                      local=True)
     assert view.controls_for(spec).languages == ()  # the file decides, once loaded
+
+
+def test_an_unreadable_model_is_not_offered_as_a_download():
+    row = view.ModelRow("nvidia/canary-180m-flash", "nemo", 730, False, False, "",
+                        problem="Permission denied: not allowed to look for it")
+    assert view.model_label(row) == "nvidia/canary-180m-flash · nemo · cache unreadable"

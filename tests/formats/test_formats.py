@@ -1,14 +1,18 @@
 """Output formats, checked with real parsers (srt, webvtt-py, json, csv).
 
-Each subtitle check is also run on a corrupted copy, to prove the parser would
-notice a broken file (the check bites).
+The subtitle writers are checked by parsing what they wrote and comparing each
+cue with the transcript's segments (times within rounding, the same words);
+the same check run on a corrupted copy of our output must complain, which
+proves it would notice a broken writer.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import random
 from datetime import timedelta
 
 import pytest
@@ -74,8 +78,78 @@ def parse_srt(text: str) -> list[tuple[int, int, str]]:
 
 def parse_vtt(text: str) -> list[tuple[int, int, str]]:
     captions = webvtt.from_string(text, strict=True)
-    return [(c.start_time.in_milliseconds(), c.end_time.in_milliseconds(), c.text)
+    # a player shows entities as the characters they stand for
+    return [(c.start_time.in_milliseconds(), c.end_time.in_milliseconds(), html.unescape(c.text))
             for c in captions]
+
+
+def cue_mismatches(cues: list[tuple[int, int, str]], transcript: Transcript) -> list[str]:
+    """Where parsed cues disagree with the transcript's spoken segments, in words.
+
+    Independent of the writer's code: a cue starts within half a millisecond of
+    its segment, ends after it starts (a zero-length segment lasts 1 ms) and
+    within half a millisecond of the segment's end otherwise, and carries the
+    segment's words (a literal "-->" may be written "->").
+    """
+    spoken = [seg for seg in transcript.segments if seg.text.strip()]
+    problems = []
+    if len(cues) != len(spoken):
+        problems.append(f"{len(cues)} cue(s) for {len(spoken)} spoken segment(s)")
+    for number, ((start_ms, end_ms, text), seg) in enumerate(zip(cues, spoken), start=1):
+        want_start_ms = seg.start_s * 1000
+        want_end_ms = max(seg.end_s * 1000, start_ms + 1)
+        if abs(start_ms - want_start_ms) > 0.5 + 1e-6:
+            problems.append(f"cue {number} starts at {start_ms} ms, not {want_start_ms:.1f}")
+        if not end_ms > start_ms:
+            problems.append(f"cue {number} ends at {end_ms} ms, not after its start")
+        elif abs(end_ms - want_end_ms) > 0.5 + 1e-6 and end_ms != start_ms + 1:
+            problems.append(f"cue {number} ends at {end_ms} ms, not {want_end_ms:.1f}")
+        if text.split() != seg.text.replace("-->", "->").split():
+            problems.append(f"cue {number} says {text!r}, not {seg.text!r}")
+        if any(not line.strip() for line in text.splitlines()):
+            problems.append(f"cue {number} holds a blank line (players end the cue there)")
+    return problems
+
+
+def srt_mismatches(text: str, transcript: Transcript) -> list[str]:
+    try:
+        subs = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        return [f"not valid SRT: {exc}"]
+    problems = cue_mismatches([(ms(s.start), ms(s.end), s.content) for s in subs], transcript)
+    if [s.index for s in subs] != list(range(1, len(subs) + 1)):
+        problems.append(f"cue numbers {[s.index for s in subs]}")
+    return problems
+
+
+def vtt_mismatches(text: str, transcript: Transcript) -> list[str]:
+    try:
+        cues = parse_vtt(text)
+    except (MalformedFileError, MalformedCaptionError) as exc:
+        return [f"not valid WebVTT: {type(exc).__name__}: {exc}"]
+    return cue_mismatches(cues, transcript)
+
+
+_PIECES = ("well", "Ünïcödé", "你好", "--> arrow", "a<b", "R&D", "x > y", "1", "00:00:01,000",
+           "WEBVTT", "NOTE this", "  spaced  ", "line\n\nbreak", "tab\there", "\u2028sep",
+           "<i>not a tag</i>", "&amp;", "ok.")
+
+
+def generated_transcript(seed: int, count: int = 300) -> Transcript:
+    """Many segments with awkward text and times (sub-millisecond, zero-length, hours)."""
+    rng = random.Random(seed)
+    segments, start_s = [], 0.0
+    for _ in range(count):
+        start_s += rng.choice((0.0, 0.0004, 0.0005, 0.0015, rng.uniform(0, 40)))
+        end_s = start_s + rng.choice((0.0, 0.0004, 0.0005, 0.9995, rng.uniform(0, 30)))
+        words = rng.choice(((), (rng.choice(_PIECES),), tuple(rng.choices(_PIECES, k=5))))
+        segments.append(Segment(start_s, end_s, " ".join(words)))
+        start_s = end_s
+    return Transcript(" ".join(s.text for s in segments), "en", start_s, "tiny.en",
+                      tuple(segments))
+
+
+GENERATED = [generated_transcript(seed) for seed in range(3)]
 
 
 # -- timestamps --------------------------------------------------------------------------
@@ -117,25 +191,37 @@ def test_srt_parses_with_the_srt_package_and_carries_the_cues():
     assert "01:01:01,043 " not in text and "01:01:01,043\n" in text
 
 
-@pytest.mark.parametrize("corrupt", [
-    lambda t: t.replace(" --> ", " -> ", 1),
-    lambda t: t.replace("00:00:02,250 --> ", "00:00:02,250 -> ", 1),
-    lambda t: t.replace("00:00:00,000", "00:0x:00,000", 1),
-    lambda t: t.replace("00:00:00,000", "00:00:00;000", 1),
-], ids=["arrow", "later-arrow", "digit", "marker"])
-def test_corrupted_srt_fails_to_parse(corrupt):
+@pytest.mark.parametrize("transcript", [TRANSCRIPT, EMPTY, *GENERATED],
+                         ids=["fixed", "empty", *(f"generated-{n}" for n in range(3))])
+def test_our_srt_carries_each_segment_as_a_cue(transcript):
+    assert srt_mismatches(to_srt(transcript), transcript) == []
+
+
+# each corruption is one a broken writer could make; the check must refuse all of them
+SRT_CORRUPTIONS = {
+    "arrow": lambda t: t.replace(" --> ", " -> ", 1),
+    "later-arrow": lambda t: t.replace("00:00:02,250 --> ", "00:00:02,250 -> ", 1),
+    "digit": lambda t: t.replace("00:00:00,000", "00:0x:00,000", 1),
+    "marker": lambda t: t.replace("00:00:00,000", "00:00:00;000", 1),
+    # srt folds a cue with a bad timestamp into the one before instead of raising
+    "later-digit": lambda t: t.replace("00:00:02,250", "00:0x:02,250", 1),
+    "one-ms-late": lambda t: t.replace("00:00:02,250", "00:00:02,251", 1),
+    "end-before-start": lambda t: t.replace("--> 00:00:04,000", "--> 00:00:02,000", 1),
+    "lost-cue": lambda t: t.replace("3\n00:01:00,000 --> 00:01:01,000\nÜber café naïve — 你好\n\n",
+                                    "", 1),
+    "renumbered": lambda t: t.replace("\n2\n", "\n7\n", 1),
+    "word": lambda t: t.replace("then left", "then right", 1),
+    "blank-line-in-cue": lambda t: t.replace("first line second line", "first line\n\nsecond line"),
+}
+
+
+@pytest.mark.parametrize("corruption", list(SRT_CORRUPTIONS))
+def test_the_srt_check_refuses_a_corrupted_copy_of_our_output(corruption):
     good = to_srt(TRANSCRIPT)
-    bad = corrupt(good)
-    assert bad != good
-    with pytest.raises(srt.SRTParseError):
-        list(srt.parse(bad))
-
-
-def test_srt_cue_comparison_notices_a_broken_later_timestamp():
-    # srt folds a cue with a bad timestamp into the one before instead of raising,
-    # so the comparison of the cues is what catches it
-    bad = to_srt(TRANSCRIPT).replace("00:00:02,250", "00:0x:02,250", 1)
-    assert parse_srt(bad) != EXPECTED_CUES
+    bad = SRT_CORRUPTIONS[corruption](good)
+    assert bad != good, "the corruption must change our output"
+    assert srt_mismatches(good, TRANSCRIPT) == []
+    assert srt_mismatches(bad, TRANSCRIPT) != []
 
 
 def test_srt_of_an_empty_transcript_is_valid_and_empty():
@@ -154,23 +240,35 @@ def test_vtt_parses_with_webvtt_and_carries_the_cues():
     assert [c.text for c in from_buffer] == [cue[2] for cue in EXPECTED_CUES]
 
 
-def test_vtt_count_would_notice_a_lost_cue():
-    bad = to_vtt(TRANSCRIPT).replace(" --> ", " -> ", 1)  # webvtt skips such a block
-    assert len(parse_vtt(bad)) == len(EXPECTED_CUES) - 1
-    assert parse_vtt(bad) != EXPECTED_CUES
+@pytest.mark.parametrize("transcript", [TRANSCRIPT, EMPTY, *GENERATED],
+                         ids=["fixed", "empty", *(f"generated-{n}" for n in range(3))])
+def test_our_vtt_carries_each_segment_as_a_cue(transcript):
+    assert vtt_mismatches(to_vtt(transcript), transcript) == []
 
 
-@pytest.mark.parametrize(("corrupt", "error"), [
-    (lambda t: t.replace("WEBVTT", "WEBVT", 1), MalformedFileError),
-    (lambda t: t.replace("00:00:02.250", "00:0x:02.250", 1), MalformedCaptionError),
-    (lambda t: t.replace("01:01:01.043", "01:01:01,043", 1), MalformedCaptionError),
-], ids=["header", "digit", "marker"])
-def test_corrupted_vtt_fails_to_parse(corrupt, error):
-    good = to_vtt(TRANSCRIPT)
-    bad = corrupt(good)
-    assert bad != good
-    with pytest.raises(error):
-        parse_vtt(bad)
+VTT_CORRUPTIONS = {
+    "header": lambda t: t.replace("WEBVTT", "WEBVT", 1),
+    "digit": lambda t: t.replace("00:00:02.250", "00:0x:02.250", 1),
+    "marker": lambda t: t.replace("01:01:01.043", "01:01:01,043", 1),
+    "arrow": lambda t: t.replace(" --> ", " -> ", 1),  # webvtt skips such a block
+    "one-ms-early": lambda t: t.replace("01:01:01.043", "01:01:01.042", 1),
+    "lost-cue": lambda t: t.replace("01:00:00.000 --> 01:01:01.043\nPast the first hour.\n\n",
+                                    "", 1),
+    "word": lambda t: t.replace("Past the first hour.", "Past the first day.", 1),
+    "unescaped-tag": lambda t: t.replace("x &lt;b> y", "x <b> y", 1),
+    "unescaped-entity": lambda t: t.replace("R&amp;amp;D", "R&amp;D", 1),
+}
+AWKWARD = Transcript("x", "en", 5010.0, "tiny.en",
+                     (*SEGMENTS, Segment(5004.0, 5005.0, "x <b> y"), Segment(5006.0, 5007.0, "R&amp;D")))
+
+
+@pytest.mark.parametrize("corruption", list(VTT_CORRUPTIONS))
+def test_the_vtt_check_refuses_a_corrupted_copy_of_our_output(corruption):
+    good = to_vtt(AWKWARD)
+    bad = VTT_CORRUPTIONS[corruption](good)
+    assert bad != good, "the corruption must change our output"
+    assert vtt_mismatches(good, AWKWARD) == []
+    assert vtt_mismatches(bad, AWKWARD) != []
 
 
 def test_vtt_of_an_empty_transcript_is_valid_and_empty():

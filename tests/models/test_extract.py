@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from stt_studio import progress
+from stt_studio.domain import NoteKind
 from stt_studio.errors import FileLockedError, ModelNotFoundError, PermissionDeniedError
 from stt_studio.models import extract
 from stt_studio.retry import Retrier, RetryPolicy
@@ -147,6 +149,9 @@ def test_two_processes_extract_the_same_model_once(tiny_nemo, tmp_path):
     assert outputs[0][1] == outputs[1][1] and all(o[2] == "True" for o in outputs)
 
 
+@pytest.mark.fault("concurrency", "another studio holds the model's cache entry and hangs",
+                   "the wait is shown while it lasts and ends after a bound with a readable "
+                   "lock message; once the other process is gone the load works")
 def test_waiting_on_another_process_is_bounded_and_explained(tiny_nemo, fresh_layout,
                                                              monkeypatch, caplog):
     """A studio that hangs while holding the cache entry's lock cannot hang us."""
@@ -165,7 +170,8 @@ def test_waiting_on_another_process_is_bounded_and_explained(tiny_nemo, fresh_la
         monkeypatch.setattr(extract, "LOCK_TIMEOUT_S", 1.0)
         caplog.set_level(logging.INFO, logger="stt_studio")
         started = time.monotonic()
-        with pytest.raises(FileLockedError) as info:
+        events = []
+        with progress.job(events.append), pytest.raises(FileLockedError) as info:
             extract.extracted_dir(tiny_nemo["ctc"], fresh_layout, retrier())
         assert time.monotonic() - started < 5
     finally:
@@ -174,5 +180,8 @@ def test_waiting_on_another_process_is_bounded_and_explained(tiny_nemo, fresh_la
     assert "another stt-studio process" in info.value.render()
     assert str(lock_path) in info.value.render()
     assert any("waiting for another" in r.getMessage() for r in caplog.records)
+    # the wait reaches the running job (the UI's status box) as typed notes
+    waits = [e.note for e in events if e.note is not None and e.note.kind is NoteKind.WAITING]
+    assert waits and "another stt-studio process" in waits[0].text
     # once the other process is gone, the same call succeeds
     assert extract.is_complete(extract.extracted_dir(tiny_nemo["ctc"], fresh_layout, retrier()))

@@ -7,9 +7,11 @@ naming the file; nothing here crashes on a bad input.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +20,13 @@ from stt_studio.domain import SAMPLE_RATE_HZ, Audio, NoteKind
 from stt_studio.errors import AudioError, StudioError, is_lock_error, translate_os_error
 from stt_studio.retry import Retrier
 
+if TYPE_CHECKING:
+    import av
+
 log = logging.getLogger(__name__)
+
+#: a jump in packet timestamps longer than this is audio the demuxer dropped
+GAP_TOLERANCE_S = 0.02
 
 
 def decode_file(path: Path, *, cache_dir: Path | str = "", retrier: Retrier | None = None) -> Audio:
@@ -63,10 +71,11 @@ def decode_file(path: Path, *, cache_dir: Path | str = "", retrier: Retrier | No
                          detail=f"{type(exc).__name__}: {exc}") from exc
     samples = decoded.samples
     if samples.size == 0:
-        if decoded.skipped_packets:
+        if decoded.skipped_packets or decoded.declared_s > 0:
+            found = (f"{decoded.skipped_packets} damaged part(s)" if decoded.skipped_packets
+                     else f"its header promises {decoded.declared_s:.1f} s")
             raise AudioError(
-                f"no part of the file could be decoded ({decoded.skipped_packets} damaged "
-                f"packet(s)): {path}",
+                f"no part of the file could be decoded ({found}): {path}",
                 paths=(path,), detail=decoded.first_error,
             )
         raise AudioError(
@@ -94,6 +103,7 @@ class _Decoded:
     skipped_s: float = 0.0
     stopped_early: bool = False  # the container could not be read to its end
     first_error: str | None = None
+    declared_s: float = 0.0  # the length the container claims (0: unknown)
 
 
 def _decode(path: Path, retrier: Retrier) -> _Decoded:
@@ -104,6 +114,7 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
     skipped_s = 0.0
     stopped_early = False
     first_error: str | None = None
+    next_pts_s: float | None = None  # where the next packet should start
     # FFmpeg reports a file another program holds as a bare EACCES; Python's own
     # open says WinError 32, so a lock is recognised (and waited out) here first
     retrier.run(lambda: open(path, "rb").close(), f"read {path}")
@@ -118,9 +129,12 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
             )
         stream = streams[0]
         stream.codec_context.thread_type = "AUTO"
+        declared_s = _declared_s(container, stream)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ)
         packets = container.demux(stream)
-        while True:
+        for count in itertools.count():
+            if count % 256 == 0:
+                progress.check_cancelled()  # a long file stops decoding when its job is cancelled
             try:
                 packet = next(packets)
             except StopIteration:
@@ -130,6 +144,17 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
                     raise
                 stopped_early, first_error = True, first_error or f"{type(exc).__name__}: {exc}"
                 break
+            # a demuxer that resyncs past garbage (FLAC, Ogg) drops packets silently:
+            # the jump in their timestamps is the audio lost
+            if packet.pts is not None and packet.time_base:
+                start_s = float(packet.pts * packet.time_base)
+                if next_pts_s is not None and start_s - next_pts_s > GAP_TOLERANCE_S:
+                    skipped += 1
+                    skipped_s += start_s - next_pts_s
+                    first_error = first_error or (
+                        f"{start_s - next_pts_s:.2f} s missing at {next_pts_s:.2f} s")
+                next_pts_s = (start_s + float(packet.duration * packet.time_base)
+                              if packet.duration else None)  # no length: no expectation
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -146,9 +171,21 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
             chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:
         return _Decoded(np.zeros(0, dtype=np.float32), skipped, skipped_s, stopped_early,
-                        first_error)
+                        first_error, declared_s)
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
+    if skipped or stopped_early:
+        # packets an MP3 demuxer skips leave no gap in its timestamps: once damage
+        # is seen, the declared length sizes the loss (never used to detect it, as
+        # the length of a VBR MP3 or raw AAC is only an estimate)
+        skipped_s = max(skipped_s, declared_s - len(samples) / SAMPLE_RATE_HZ)
     if not np.all(np.isfinite(samples)):
         log.warning("%s: non-finite samples replaced by 0", path)
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-    return _Decoded(samples, skipped, skipped_s, stopped_early, first_error)
+    return _Decoded(samples, skipped, skipped_s, stopped_early, first_error, declared_s)
+
+
+def _declared_s(container: av.container.InputContainer, stream: av.AudioStream) -> float:
+    """The stream's length as its headers state it, in seconds (0.0 when not stated)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else 0.0

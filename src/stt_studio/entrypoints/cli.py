@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tr = sub.add_parser("transcribe", parents=[common], help="transcribe audio/video files")
-    tr.add_argument("inputs", nargs="+", metavar="INPUT", type=Path)
+    tr.add_argument("inputs", nargs="+", metavar="INPUT", type=Path,
+                    help="audio or video files; a name that starts with '-' is written "
+                         "./-name, or after -- at the end (options first: "
+                         "stt-studio transcribe --format srt -- -name.wav)")
     tr.add_argument("--model", help="registry name or local path (default: tiny.en, bundled)")
     tr.add_argument("--format", default="txt",
                     help=f"comma-separated from {','.join(FORMATS)}, or all (default: txt)")
@@ -115,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   path=exc.filename or settings.cache_dir,
                                   cache_dir=settings.cache_dir), show_traceback=debug)
         return 1
+    if args.command == "transcribe":  # `serve` logs them itself and shows them on the page
+        from stt_studio.hazards import log_hazards, windows_hazards
+
+        log_hazards(windows_hazards(layout))
     try:
         return int(args.handler(args, settings, layout))
     except KeyboardInterrupt:
@@ -179,10 +186,20 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
         try:
             result = studio.transcribe_file(path, args.model, options,
                                             progress=functools.partial(_progress, path))
-            written = studio.write_outputs(result.transcript, args.output_dir, stem, formats)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
             failures += 1
             report(exc, subject=str(path), show_traceback=debug)
+            continue
+        try:
+            written = studio.write_outputs(result.transcript, args.output_dir, stem, formats)
+        except Exception as exc:  # noqa: BLE001 - the transcript is never lost
+            failures += 1
+            if len(args.inputs) > 1:
+                print(f"# {path}")
+            print(result.transcript.text, flush=True)
+            report(exc, subject=str(path), show_traceback=debug)
+            print(f"The transcript of {path} was printed to standard output instead.\n",
+                  file=sys.stderr)
             continue
         if len(args.inputs) == 1 and "txt" in formats:
             print(result.transcript.text)
@@ -211,7 +228,8 @@ def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -
         return 0
     print(f"cache: {layout.root}")
     rows = [("NAME", "ENGINE", "SIZE", "CACHED", "PATH")]
-    for status in studio.list_models():
+    statuses = studio.list_models()
+    for status in statuses:
         spec = status.spec
         size = f"{spec.size_mb} MB" if spec.size_mb else "?"
         if status.cache_path is not None:
@@ -220,10 +238,14 @@ def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -
             from stt_studio.models.store import repo_cache_dir
 
             where = str(repo_cache_dir(spec, layout))
-        rows.append((spec.name, spec.engine.value, size, "yes" if status.cached else "no", where))
+        cached = "unreadable" if status.problem else ("yes" if status.cached else "no")
+        rows.append((spec.name, spec.engine.value, size, cached, where))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+    for status in statuses:  # below the table: an unreadable cache is not "not cached"
+        if status.problem:
+            print(f"\n{status.spec.name}: cannot tell whether it is cached\n{status.problem}")
     return 0
 
 

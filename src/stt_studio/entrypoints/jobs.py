@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -71,7 +71,7 @@ def run_job(
     heartbeat_s: float = 1.0,
     logger: str = "stt_studio",
     cancel: threading.Event | None = None,
-) -> Iterator[Update[T]]:
+) -> Generator[Update[T], None, None]:
     """Start ``work(progress)`` in a thread; yield updates until it ends.
 
     ``cancel`` (optional) stops the work when set; so does closing the generator.

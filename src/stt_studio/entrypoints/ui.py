@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from stt_studio.domain import ProgressEvent, Task
 from stt_studio.entrypoints.console import report
 from stt_studio.entrypoints.ui_view import duration as view_duration
 from stt_studio.errors import ServerError, translate_os_error
+from stt_studio.hazards import Hazard, log_hazards, render_hazards, windows_hazards
 from stt_studio.settings import Settings
 
 if TYPE_CHECKING:
@@ -221,15 +223,28 @@ class Served:
         self.app.close()
 
 
+def startup_warning(scratch_warning: str | None, hazards: Sequence[Hazard]) -> str | None:
+    """What the status box says when the page opens: an unwritable cache, then path hazards."""
+    parts = [text for text in (scratch_warning, render_hazards(hazards)) if text]
+    return "\n\n".join(parts) or None
+
+
 def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0,
-          stale_after_s: float = STALE_AFTER_S) -> Served:
-    """Build the app and serve it in background threads (returns at once)."""
+          stale_after_s: float = STALE_AFTER_S,
+          hazards: Sequence[Hazard] | None = None) -> Served:
+    """Build the app and serve it in background threads (returns at once).
+
+    hazards: the cache path's hazards, if the caller found them already.
+    """
     scratch, warning = ui_scratch(studio.layout)
     offline_environment(scratch)
     from stt_studio.entrypoints.ui_handlers import StudioUI
 
+    if hazards is None:
+        hazards = windows_hazards(studio.layout)
     ui_outputs = scratch / "outputs"
-    app = build_app(StudioUI(studio, outputs_root=ui_outputs, startup_warning=warning,
+    app = build_app(StudioUI(studio, outputs_root=ui_outputs,
+                             startup_warning=startup_warning(warning, hazards),
                              heartbeat_s=heartbeat_s))
     app.queue(default_concurrency_limit=4)
     import gradio as gr
@@ -275,6 +290,8 @@ def _preload(studio: Studio) -> None:
 def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
           preload: bool = True) -> int:
     """Run the studio until Ctrl+C; return the exit code."""
+    hazards = windows_hazards(layout)
+    log_hazards(hazards)  # at once, before the slow imports
     from stt_studio.service import Studio
 
     studio = Studio(settings, layout)
@@ -282,7 +299,7 @@ def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
         log.warning("listening on %s: anyone who can reach this machine can use the studio "
                     "(there is no login)", host)
     try:
-        served = start(studio, host, port)
+        served = start(studio, host, port, hazards=hazards)
     except OSError as exc:
         raise ServerError(
             f"cannot listen on {host}:{port}",

@@ -8,6 +8,7 @@ nothing, which is the bug this project was started to fix.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -26,7 +27,7 @@ from stt_studio.domain import Audio, Stage, Task, TranscriptionOptions
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.entrypoints.jobs import Update, run_job
-from stt_studio.errors import AudioError, InvalidOptionError
+from stt_studio.errors import AudioError, InvalidOptionError, JobCancelled
 from stt_studio.formats import FORMATS
 from stt_studio.fsops import remove_tree
 from stt_studio.models import catalog
@@ -103,17 +104,21 @@ class StudioUI:
         name = (model or "").strip() or self.studio.settings.default_model
         log.info("transcribing %s with %s", path.name, name)
         final: Update[Result] | None = None
-        for update in run_job(
+        # closing() makes the hand-over explicit: when Gradio closes this generator (the
+        # page went away), the job's generator is closed too, and that cancels the work
+        with contextlib.closing(run_job(
             lambda say: self.studio.transcribe_file(path, name, options, progress=say),
             heartbeat_s=self.heartbeat_s,
-        ):
-            if not update.done:
-                progress(view.overall_fraction(update.stage, update.fraction),
-                         desc=update.stage_text)
-                yield (view.working(update.stage_text, update.elapsed_s,
-                                    update.stage_elapsed_s, update.notes, subject=path.name),
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
-            final = update
+        )) as updates:
+            for update in updates:
+                if not update.done:
+                    progress(view.overall_fraction(update.stage, update.fraction),
+                             desc=update.stage_text)
+                    yield (view.working(update.stage_text, update.elapsed_s,
+                                        update.stage_elapsed_s, update.notes,
+                                        subject=path.name),
+                           gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                final = update
         assert final is not None and final.done  # noqa: S101 - run_job always ends so
         if final.error is not None or final.result is None:
             yield self._failed(final, path.name), "", [], None, None
@@ -140,8 +145,10 @@ class StudioUI:
     def _failed(self, final: Update[Any], subject: str | None) -> str:
         error = as_studio_error(final.error or RuntimeError("the job ended without a result"))
         exc = final.error
-        if exc is not None:
-            log.error("%s failed while %s", subject or "job", final.stage,
+        if isinstance(exc, JobCancelled):  # asked for, not a failure: no traceback
+            log.info("%s: cancelled while %s", subject or "job", final.failed_stage_text)
+        elif exc is not None:
+            log.error("%s failed while %s", subject or "job", final.failed_stage_text,
                       exc_info=(type(exc), exc, exc.__traceback__))
         return view.failure(error, stage=final.failed_stage_text,
                             cache_dir=self.studio.layout.root,
@@ -152,7 +159,8 @@ class StudioUI:
             return []
         self._forget_old_outputs()
         folder = self.outputs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        return self.studio.write_outputs(result.transcript, folder, source.stem, formats)
+        return self.studio.write_outputs(result.transcript, folder, source.stem, formats,
+                                         users_folder=False)
 
     def _forget_old_outputs(self) -> None:
         if not self.outputs_root.is_dir():
@@ -199,7 +207,8 @@ class StudioUI:
             state = (f"loaded on {loaded[name]}" if name in loaded else
                      f"loading ({view.duration(loading[name])})" if name in loading else "")
             rows.append(view.ModelRow(name, status.spec.engine.value, status.spec.size_mb,
-                                      status.cached, status.spec.bundled, state))
+                                      status.cached, status.spec.bundled, state,
+                                      problem=status.problem))
         for name, device in loaded.items():  # local files and hub ids loaded by path
             if name not in {r.name for r in rows}:
                 rows.append(view.ModelRow(name, "", None, True, False, f"loaded on {device}"))
@@ -249,6 +258,10 @@ class StudioUI:
         info = (f"**Cache folder:** `{cache}` — {size} in all.  \n"
                 "Models, downloads and NeMo's unpacked archives live here; change it with "
                 "`--cache-dir` or `STT_STUDIO_CACHE_DIR`.")
+        for row in rows:  # the table has one line per model: the whole story goes here
+            if row.problem:
+                info += (f"\n\n**Cannot read the cache for `{row.name}`:**\n"
+                         f"```\n{row.problem}\n```")
         return view.model_table(rows), info
 
     def load_model(self, model: str | None) -> Iterator[str]:

@@ -30,6 +30,7 @@ class ModelRow:
     cached: bool
     bundled: bool
     state: str  # "", "loaded on cpu", "loading (12 s)"
+    problem: str | None = None  # why its cache folder cannot be read (a rendered error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ def controls_for(spec: ModelSpec, whisper_languages: Sequence[str] = ()) -> Cont
 
 def model_label(row: ModelRow) -> str:
     where = "bundled" if row.bundled else ("cached" if row.cached else (
+        "cache unreadable" if row.problem else
         f"download {row.size_mb} MB" if row.size_mb else "not downloaded"))
     return f"{row.name} · {row.engine} · {where}"
 
@@ -85,9 +87,18 @@ def model_choices(rows: Sequence[ModelRow]) -> list[tuple[str, str]]:
 def model_table(rows: Sequence[ModelRow]) -> list[list[str]]:
     return [
         [r.name, r.engine, f"{r.size_mb} MB" if r.size_mb else "?",
-         "bundled" if r.bundled else ("yes" if r.cached else "no"), r.state or "—"]
+         "bundled" if r.bundled else ("unreadable" if r.problem else
+                                      ("yes" if r.cached else "no")),
+         _row_state(r)]
         for r in rows
     ]
+
+
+def _row_state(row: ModelRow) -> str:
+    if not row.problem:
+        return row.state or "—"
+    unreadable = f"cannot read the cache: {row.problem.splitlines()[0]}"
+    return f"{row.state} · {unreadable}" if row.state else unreadable
 
 
 def clock(seconds: float) -> str:

@@ -60,7 +60,8 @@ def to_vtt(transcript: Transcript) -> str:
     out.write("WEBVTT\n\n")
     for start, end, text in _cues(transcript):
         out.write(f"{timestamp(start, decimal_marker='.')} --> {timestamp(end, decimal_marker='.')}\n")
-        out.write(f"{text}\n\n")
+        # "<" starts a tag and "&" an entity in WebVTT cue text: a player would eat them
+        out.write(f"{text.replace('&', '&amp;').replace('<', '&lt;')}\n\n")
     return out.getvalue()
 
 

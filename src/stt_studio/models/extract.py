@@ -243,9 +243,24 @@ def _unpack(nemo_path: Path, dest: Path, retrier: Retrier) -> list[Member]:
                 done += info.size
                 progress.stage(Stage.PREPARING, f"{done / 1e6:.0f} of {total / 1e6:.0f} MB",
                                min(done / total, 1.0))
+            _check_end(archive)
     except (tarfile.TarError, EOFError) as exc:
         raise _damaged(nemo_path, exc) from exc
     return members
+
+
+def _check_end(archive: tarfile.TarFile) -> None:
+    """Raise ReadError unless the end-of-archive block follows the last member.
+
+    tarfile stops without a word at a damaged header after the first one, or
+    at a cut between two members: the archive would pass for a complete model
+    with members missing (a zero block is what a real end looks like).
+    """
+    archive.fileobj.seek(archive.offset)
+    block = archive.fileobj.read(tarfile.BLOCKSIZE)
+    if len(block) < tarfile.BLOCKSIZE or block.strip(b"\0"):
+        raise tarfile.ReadError(f"no valid member header or end of archive at byte "
+                                f"{archive.offset}")
 
 
 def _extract_member(archive: tarfile.TarFile, info: tarfile.TarInfo, dest: Path,

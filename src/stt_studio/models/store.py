@@ -68,6 +68,10 @@ def cached_path(spec: ModelSpec, layout: CacheLayout) -> Path | None:
     if spec.local:
         path = Path(spec.source)
         return path if path.exists() else None
+    try:  # the hub takes a folder it may not read for a miss: ask the folder first
+        os.listdir(repo_cache_dir(spec, layout))
+    except FileNotFoundError:
+        return None
     hub = _hub()
     if spec.engine is EngineKind.NEMO:
         assert spec.nemo_filename
@@ -88,8 +92,10 @@ def cached_path(spec: ModelSpec, layout: CacheLayout) -> Path | None:
 def fetch(spec: ModelSpec, layout: CacheLayout, retrier: Retrier | None = None) -> Path:
     """Return the model's file/folder, downloading from the hub on a cache miss.
 
-    A lock on the hub's own file moves is retried by calling the hub again,
-    which resumes from the partial download instead of starting over.
+    A lock on the hub's own file moves is retried by calling the hub again.
+    (huggingface_hub 2.4 names each partial download uniquely and deletes it
+    on failure, so such a retry downloads again; the lock shapes that reach
+    here are rare, while giving up would cost the user the same download.)
     """
     found = cached_path(spec, layout)
     if found is not None:

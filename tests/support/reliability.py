@@ -1,0 +1,184 @@
+"""The fault matrix, collected from the tests themselves into docs/RELIABILITY.md.
+
+Every fault test carries ``@pytest.mark.fault(area, fault, expect)``; ``fault``
+and ``expect`` may hold ``{name}`` placeholders filled from the test's
+parameters. ``pytest --reliability-report PATH`` writes the matrix with each
+test's result (``make reliability``); ``pytest --reliability-rows PATH``
+writes only the rows of the collected tests, which is how
+``tests/test_reliability_doc.py`` proves the committed document has not
+drifted from the tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+AREAS = ("locks", "cache folder", "model files", "concurrency", "output", "bad input", "load",
+         "windows paths")
+HEADER = """# Reliability: the fault matrix
+
+Each row is a fault stt-studio is built to survive, what the user gets, and the
+test that injects it (real files, real processes, faults raised at the OS calls
+the studio makes). This file is generated from the tests marked
+`@pytest.mark.fault` by `make reliability`; `tests/test_reliability_doc.py`
+fails whenever it and the tests disagree, so it cannot drift.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    area: str
+    fault: str
+    expect: str
+    test: str
+
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.area, self.fault, self.expect, self.test)
+
+
+class _Keep(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fill(text: str, params: dict[str, object]) -> str:
+    values = _Keep({k: _show(v) for k, v in params.items()})
+    return string.Formatter().vformat(text, (), values)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, Path):
+        return value.name
+    name = getattr(value, "__name__", None)
+    return name if isinstance(name, str) else str(value)
+
+
+def row_of(item: pytest.Item) -> Row | None:
+    marker = item.get_closest_marker("fault")
+    if marker is None:
+        return None
+    args = dict(zip(("area", "fault", "expect"), marker.args))
+    args.update(marker.kwargs)
+    missing = {"area", "fault", "expect"} - set(args)
+    if missing:
+        raise pytest.UsageError(f"{item.nodeid}: fault marker lacks {', '.join(sorted(missing))}")
+    if args["area"] not in AREAS:
+        raise pytest.UsageError(f"{item.nodeid}: unknown fault area {args['area']!r}; "
+                                f"use one of {', '.join(AREAS)}")
+    callspec = getattr(item, "callspec", None)
+    params = dict(callspec.params) if callspec is not None else {}
+    return Row(str(args["area"]), _fill(str(args["fault"]), params),
+               _fill(str(args["expect"]), params), item.nodeid)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("reliability")
+    group.addoption("--reliability-report", metavar="PATH", default=None,
+                    help="write the fault matrix with results (docs/RELIABILITY.md)")
+    group.addoption("--reliability-rows", metavar="PATH", default=None,
+                    help="write the collected fault rows as JSON (no results)")
+
+
+class _Collector:
+    def __init__(self, report: str | None, rows: str | None) -> None:
+        self.report = Path(report) if report else None
+        self.rows_path = Path(rows) if rows else None
+        self.rows: dict[str, Row] = {}
+        self.results: dict[str, str] = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            row = row_of(item)
+            if row is not None:
+                self.rows[item.nodeid] = row
+        if self.rows_path is not None:
+            self.rows_path.write_text(
+                json.dumps([r.key() for r in self.rows.values()], indent=1), "utf-8")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.nodeid not in self.rows:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.results[report.nodeid] = report.outcome
+        elif report.when == "teardown" and report.failed:
+            self.results[report.nodeid] = "failed"
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.report is not None and self.rows:
+            self.report.write_text(render(list(self.rows.values()), self.results), "utf-8")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report = config.getoption("--reliability-report")
+    rows = config.getoption("--reliability-rows")
+    if report or rows:
+        config.pluginmanager.register(_Collector(report, rows), "stt-studio-reliability")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(rows: list[Row], results: dict[str, str]) -> str:
+    outcomes = [results.get(r.test, "not run") for r in rows]
+    totals = {o: outcomes.count(o) for o in sorted(set(outcomes))}
+    lines = [HEADER, f"Last run: {datetime.date.today().isoformat()} — {len(rows)} faults: "
+             + ", ".join(f"{n} {o}" for o, n in totals.items()) + ".", ""]
+    lines.append("| area | faults | passed |")
+    lines.append("|---|---|---|")
+    for area in AREAS:
+        mine = [r for r in rows if r.area == area]
+        if mine:
+            passed = sum(results.get(r.test) == "passed" for r in mine)
+            lines.append(f"| {area} | {len(mine)} | {passed} |")
+    for area in AREAS:
+        mine = sorted((r for r in rows if r.area == area), key=lambda r: r.test)
+        if not mine:
+            continue
+        lines += ["", f"## {area.capitalize()} ({len(mine)})", "",
+                  "| fault | expected behaviour | test | result |", "|---|---|---|---|"]
+        for r in mine:
+            lines.append(f"| {_cell(r.fault)} | {_cell(r.expect)} | `{_cell(r.test)}` | "
+                         f"{results.get(r.test, 'not run')} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse(text: str) -> tuple[list[Row], dict[str, str]]:
+    """Rows and results back out of a rendered document (for the drift test)."""
+    rows: list[Row] = []
+    results: dict[str, str] = {}
+    area = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            area = line[3:].rsplit(" (", 1)[0].lower()
+            continue
+        if not line.startswith("| ") or not area or line.startswith(("| fault |", "|---")):
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in _split(line)]
+        if len(cells) != 4:
+            continue
+        test = cells[2].strip("`")
+        rows.append(Row(area, cells[0], cells[1], test))
+        results[test] = cells[3]
+    return rows, results
+
+
+def _split(line: str) -> list[str]:
+    """Split a table row on unescaped pipes."""
+    cells, current, escaped = [], "", False
+    for ch in line.strip()[1:-1]:
+        if ch == "|" and not escaped:
+            cells.append(current)
+            current = ""
+        else:
+            current += ch
+        escaped = ch == "\\" and not escaped
+    cells.append(current)
+    return cells
