@@ -212,6 +212,33 @@ def test_disk_full_while_unpacking(fresh_layout, tiny_nemo, monkeypatch):
     assert_no_half_made_entry(fresh_layout)
 
 
+@pytest.mark.fault("cache folder", "a member is unpacked short without an error (a full disk "
+                                   "or a failing drive that drops the tail of a write)",
+                   "a file system error that names the disk, not 'model not found'; the staging "
+                   "folder is removed and no cache entry is made")
+def test_a_short_member_is_a_disk_problem_not_a_missing_model(fresh_layout, tiny_nemo,
+                                                               monkeypatch):
+    original = tarfile.TarFile.extract
+
+    def silently_short(self: tarfile.TarFile, member: Any, path: Any = "",
+                       *args: Any, **kwargs: Any) -> None:
+        original(self, member, path, *args, **kwargs)
+        if member.name.endswith("model_weights.ckpt"):
+            target = Path(path) / member.name
+            with open(target, "r+b") as handle:
+                handle.truncate(member.size // 2)
+
+    monkeypatch.setattr(tarfile.TarFile, "extract", silently_short)
+    with pytest.raises(FileSystemError) as info:
+        make_studio(fresh_layout).load(str(tiny_nemo["ctc"]))
+    text = info.value.render()
+    assert text.startswith("File system error: unpacking model_weights.ckpt from ")
+    assert "The disk filled up while the model was unpacked" in text
+    assert "Model not found" not in text
+    assert entries(fresh_layout) == []
+    assert_no_half_made_entry(fresh_layout)
+
+
 _FULL_DISK_DOWNLOAD = """
 import errno, pathlib, sys
 from stt_studio.entrypoints.cli import main

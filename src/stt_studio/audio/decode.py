@@ -90,7 +90,7 @@ def decode_file(path: Path, *, cache_dir: Path | str = "", retrier: Retrier | No
         progress.note(
             NoteKind.SKIPPED_AUDIO,
             f"{path.name}: skipped {decoded.skipped_packets} damaged part(s) ({lost}){ending}; "
-            f"the rest ({len(samples) / SAMPLE_RATE_HZ:.1f} s) was transcribed",
+            "the rest was transcribed",
             logger=log,
         )
     return Audio(samples=samples, sample_rate_hz=SAMPLE_RATE_HZ, source=path)
@@ -115,6 +115,7 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
     stopped_early = False
     first_error: str | None = None
     next_pts_s: float | None = None  # where the next packet should start
+    decoded_frames = 0
     # FFmpeg reports a file another program holds as a bare EACCES; Python's own
     # open says WinError 32, so a lock is recognised (and waited out) here first
     retrier.run(lambda: open(path, "rb").close(), f"read {path}")
@@ -140,7 +141,7 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:  # the container breaks off mid-file
-                if not chunks:
+                if not decoded_frames:
                     raise
                 stopped_early, first_error = True, first_error or f"{type(exc).__name__}: {exc}"
                 break
@@ -151,6 +152,7 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
                 if next_pts_s is not None and start_s - next_pts_s > GAP_TOLERANCE_S:
                     skipped += 1
                     skipped_s += start_s - next_pts_s
+                    chunks.append(_silence(start_s - next_pts_s))  # keep later times true
                     first_error = first_error or (
                         f"{start_s - next_pts_s:.2f} s missing at {next_pts_s:.2f} s")
                 next_pts_s = (start_s + float(packet.duration * packet.time_base)
@@ -161,15 +163,18 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
                 skipped += 1
                 first_error = first_error or f"{type(exc).__name__}: {exc}"
                 if packet.duration and packet.time_base:
-                    skipped_s += float(packet.duration * packet.time_base)
+                    lost_s = float(packet.duration * packet.time_base)
+                    skipped_s += lost_s
+                    chunks.append(_silence(lost_s))  # subtitles after it stay in sync
                 continue
             for frame in frames:
+                decoded_frames += 1
                 frame.pts = None  # let the resampler time frames by their sample count
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray().reshape(-1))
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
-    if not chunks:
+    if not decoded_frames:  # nothing, or only stand-ins for damaged parts
         return _Decoded(np.zeros(0, dtype=np.float32), skipped, skipped_s, stopped_early,
                         first_error, declared_s)
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
@@ -182,6 +187,11 @@ def _decode(path: Path, retrier: Retrier) -> _Decoded:
         log.warning("%s: non-finite samples replaced by 0", path)
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     return _Decoded(samples, skipped, skipped_s, stopped_early, first_error, declared_s)
+
+
+def _silence(seconds: float) -> np.ndarray:
+    """Stands in for audio that could not be decoded, so later timestamps stay true."""
+    return np.zeros(max(int(round(seconds * SAMPLE_RATE_HZ)), 0), dtype=np.float32)
 
 
 def _declared_s(container: av.container.InputContainer, stream: av.AudioStream) -> float:
