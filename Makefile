@@ -29,7 +29,7 @@ test: setup browser
 
 # run the fault matrix and write docs/RELIABILITY.md from it (make test checks it is current)
 reliability: setup browser
-	$(VENV)/bin/python -m pytest -q -m fault --reliability-report docs/RELIABILITY.md $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -m fault --reliability-report=docs/RELIABILITY.md $(PYTEST_ARGS)
 
 bench: setup
 	$(VENV)/bin/python bench/run_bench.py

@@ -17,7 +17,7 @@ def _collected_rows(tmp_path) -> list[Row]:
     out = tmp_path / "rows.json"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "--reliability-rows", str(out), "tests"],
+         f"--reliability-rows={out}", "tests"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
