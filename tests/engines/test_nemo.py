@@ -19,6 +19,7 @@ from stt_studio.errors import InvalidOptionError
 from stt_studio.formats import to_json
 from stt_studio.models import extract
 from tests.conftest import make_studio
+from tests.support.hub import prefill_hf_cache
 
 pytestmark = pytest.mark.slow
 
@@ -74,22 +75,6 @@ def test_extracted_folder_loads_without_the_archive(tiny_nemo, fresh_layout, tmp
     assert loaded.spec.local and loaded.spec.engine.value == "nemo"
     assert_well_formed(studio.transcribe_file(jfk, str(folder)).transcript, 11.0)
     assert not any(fresh_layout.extracted_dir.glob("[0-9a-f]*"))  # used in place
-
-
-def prefill_hf_cache(hub_cache: Path, repo_id: str, nemo_file: Path) -> Path:
-    """The on-disk layout huggingface_hub leaves after downloading one file."""
-    org, name = repo_id.split("/")
-    repo = hub_cache / f"models--{org}--{name}"
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
-    blob = repo / "blobs" / "deadbeef"
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(nemo_file, blob)
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True, exist_ok=True)
-    (snapshot / f"{name}.nemo").symlink_to(Path("..") / ".." / "blobs" / "deadbeef")
-    return snapshot / f"{name}.nemo"
 
 
 def test_hub_name_resolves_from_prefilled_cache_without_network(tiny_nemo, fresh_layout, jfk):
