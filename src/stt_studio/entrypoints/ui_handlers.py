@@ -27,7 +27,7 @@ from stt_studio.domain import Audio, Stage, Task, TranscriptionOptions
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.entrypoints.jobs import Update, run_job
-from stt_studio.errors import AudioError, InvalidOptionError, JobCancelled
+from stt_studio.errors import AudioError, InvalidOptionError, JobCancelled, ModelInUseError
 from stt_studio.formats import FORMATS
 from stt_studio.fsops import remove_tree
 from stt_studio.models import catalog
@@ -287,6 +287,9 @@ class StudioUI:
         name = (model or "").strip() or self.studio.settings.default_model
         try:
             unloaded = self.studio.unload(name, wait_s=UNLOAD_WAIT_S)
+        except ModelInUseError as exc:  # an everyday answer, not a failure: no traceback
+            log.info("%s is in use; not unloaded", name)
+            return exc.render()
         except Exception as exc:  # noqa: BLE001 - shown, not raised
             log.exception("unloading %s failed", name)
             return as_studio_error(exc).render()
