@@ -84,6 +84,23 @@ class Task(str, Enum):
     TRANSLATE = "translate"
 
 
+class LongAudio(str, Enum):
+    """How a NeMo model hears audio longer than one window.
+
+    WINDOWS: speech windows cut at pauses, transcribed in batches, merged on words.
+    LOCAL_ATTENTION: NeMo's own long-form mode (limited-context attention), one pass a block.
+    AUTO: local attention above :data:`LOCAL_ATTENTION_ABOVE_S` where the model has it, else windows.
+    """
+
+    AUTO = "auto"
+    WINDOWS = "windows"
+    LOCAL_ATTENTION = "local-attention"
+
+
+#: NVIDIA's Parakeet demo switches to local attention above this length
+LOCAL_ATTENTION_ABOVE_S = 480.0
+
+
 @dataclass(frozen=True, slots=True)
 class Word:
     start_s: float
@@ -117,10 +134,15 @@ class TranscriptionOptions:
     target_language: str | None = None
     word_timestamps: bool = True
     beam_size: int = 5
+    batch_size: int = 8  # pieces decoded together (1: sequential)
+    vad: bool = True  # only speech reaches the engine
+    long_audio: LongAudio = LongAudio.AUTO
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
             raise ValueError("beam_size must be >= 1")
+        if not 1 <= self.batch_size <= 256:
+            raise ValueError("batch_size must be between 1 and 256")
         if self.language is not None and not self.language.isalpha():
             raise ValueError(f"language must be a code such as 'en', not {self.language!r}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from stt_studio.errors import (
     EngineMissingError,
     FileLockedError,
     FileOp,
+    JobCancelled,
     PermissionDeniedError,
     StudioError,
     translate_os_error,
@@ -133,6 +134,30 @@ class Studio:
                                                    options or TranscriptionOptions())
             return Result(transcript, loaded.device, time.perf_counter() - started,
                           loaded.spec.engine.value)
+
+    def transcribe_many(
+        self,
+        paths: Sequence[Path],
+        model: str | None = None,
+        options: TranscriptionOptions | None = None,
+        progress_for: Callable[[Path], Progress | None] | None = None,
+    ) -> Iterator[tuple[Path, Result | Exception]]:
+        """Transcribe ``paths`` in turn, yielding each outcome as soon as it is known.
+
+        One bad file never stops the rest: its error is yielded in place of a
+        result. A cancelled job (:class:`JobCancelled`) and Ctrl-C propagate.
+        ``progress_for(path)`` gives the progress callback for that file.
+        """
+        for path in paths:
+            try:
+                result = self.transcribe_file(path, model, options,
+                                              progress_for(path) if progress_for else None)
+            except JobCancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - yielded, reported by the shell
+                yield path, exc
+                continue
+            yield path, result
 
     def transcribe_audio(
         self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions,
