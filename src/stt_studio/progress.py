@@ -105,3 +105,50 @@ def sleep(seconds: float) -> None:
         return
     if control.cancel.wait(seconds):
         raise JobCancelled("the job was cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start_s: float
+    end_s: float
+    total_s: float | None
+
+
+_covering: ContextVar[_Span | None] = ContextVar("stt_studio_covering", default=None)
+
+
+@contextlib.contextmanager
+def covering(start_s: float, end_s: float, total_s: float | None) -> Iterator[None]:
+    """The engine call inside covers [start_s, end_s] of a recording ``total_s`` long.
+
+    :func:`advance` maps an engine's own fraction onto the recording, so the
+    bar shows the position in the whole file, however it was cut up.
+    """
+    token = _covering.set(_Span(start_s, max(end_s, start_s), total_s))
+    try:
+        yield
+    finally:
+        _covering.reset(token)
+
+
+def heard(position_s: float, total_s: float | None) -> None:
+    """Transcription has reached ``position_s`` of a recording ``total_s`` long (None: unknown)."""
+    if total_s:
+        position_s = min(position_s, total_s)
+        stage(Stage.TRANSCRIBING, f"{position_s:.0f} of {total_s:.0f} s",
+              min(position_s / total_s, 1.0))
+    else:
+        stage(Stage.TRANSCRIBING, f"{position_s:.0f} s")
+
+
+def advance(fraction: float) -> None:
+    """An engine is ``fraction`` (0..1) through the audio it was handed.
+
+    Also a cancellation checkpoint. Outside :func:`covering` only the latter.
+    """
+    span = _covering.get()
+    if span is None:
+        check_cancelled()
+        return
+    fraction = min(max(fraction, 0.0), 1.0)
+    heard(span.start_s + fraction * (span.end_s - span.start_s), span.total_s)

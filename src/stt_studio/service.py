@@ -5,16 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from stt_studio import longform
 from stt_studio import progress as job_progress
-from stt_studio.audio import chunking
-from stt_studio.audio.decode import decode_file
+from stt_studio.audio import chunking, pieces
+from stt_studio.audio.blocks import Block, blocks
+from stt_studio.audio.decode import AudioStream, decode_file
 from stt_studio.cache import CacheLayout
 from stt_studio.domain import (
+    SAMPLE_RATE_HZ,
     Audio,
+    EngineKind,
     ModelSpec,
     Progress,
     Segment,
@@ -32,7 +38,7 @@ from stt_studio.errors import (
     StudioError,
     translate_os_error,
 )
-from stt_studio.formats import render
+from stt_studio.formats import SubtitleLayout, render
 from stt_studio.fsops import write_text_atomic
 from stt_studio.models import catalog, store
 from stt_studio.models.manager import LoadedEntry, ModelManager
@@ -41,7 +47,6 @@ from stt_studio.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WINDOW_OVERLAP_S = 10.0
 #: how long `models rm` waits for a transcription that uses the model
 REMOVE_WAIT_S = 60.0
 
@@ -89,6 +94,17 @@ def _output_advice(error: StudioError, folder: Path, target: Path) -> StudioErro
                        paths=(str(target),), detail=error.detail)
 
 
+def _only_language(loaded: LoadedModel) -> str | None:
+    """The language of a one-language model (the answer even when nobody spoke)."""
+    languages = loaded.info.languages
+    return languages[0] if len(languages) == 1 else None
+
+
+def found_segments(block: Block, segments: Iterable[Segment]) -> list[Segment]:
+    """Block-relative segments -> recording-relative ones."""
+    return [chunking.shift(s, block.offset_s) for s in segments]
+
+
 class Studio:
     def __init__(self, settings: Settings, layout: CacheLayout, retrier: Retrier | None = None):
         self.settings = settings
@@ -119,7 +135,11 @@ class Studio:
         options: TranscriptionOptions | None = None,
         progress: Progress | None = None,
     ) -> Result:
-        """Load (once), decode and transcribe ``path``; news goes to ``progress``."""
+        """Load (once), then decode and transcribe ``path`` block by block.
+
+        The recording is never held whole: memory depends on
+        ``settings.block_s``, not on the recording's length.
+        """
         started = time.perf_counter()
         with job_progress.job(progress):
             job_progress.stage(Stage.LOADING)
@@ -127,11 +147,12 @@ class Studio:
             self._ensure_cache()
             with self.models.lease(spec, self.settings.device) as loaded:
                 job_progress.stage(Stage.DECODING)
-                audio = decode_file(Path(path), cache_dir=self.layout.root,
-                                    retrier=self.retrier)
-                job_progress.stage(Stage.TRANSCRIBING)
-                transcript = self.transcribe_audio(audio, loaded,
-                                                   options or TranscriptionOptions())
+                with AudioStream(Path(path), cache_dir=self.layout.root,
+                                 retrier=self.retrier) as stream:
+                    job_progress.stage(Stage.TRANSCRIBING)
+                    transcript = self._transcribe_stream(
+                        stream.chunks(), stream.declared_s or None, loaded,
+                        options or TranscriptionOptions())
             return Result(transcript, loaded.device, time.perf_counter() - started,
                           loaded.spec.engine.value)
 
@@ -148,73 +169,192 @@ class Studio:
         result. A cancelled job (:class:`JobCancelled`) and Ctrl-C propagate.
         ``progress_for(path)`` gives the progress callback for that file.
         """
+        options = options or TranscriptionOptions()
+        pending: list[Path] = []  # short files for a NeMo model, sent to it together
         for path in paths:
+            if self._batchable(model, options, Path(path)):
+                pending.append(Path(path))
+                if len(pending) >= options.batch_size:
+                    yield from self._short_files(pending, model, options, progress_for)
+                    pending = []
+                continue
+            if pending:  # outcomes keep the order of the inputs
+                yield from self._short_files(pending, model, options, progress_for)
+                pending = []
+            yield from self._one_file(Path(path), model, options, progress_for)
+        if pending:
+            yield from self._short_files(pending, model, options, progress_for)
+
+    def _one_file(
+        self, path: Path, model: str | None, options: TranscriptionOptions,
+        progress_for: Callable[[Path], Progress | None] | None,
+    ) -> Iterator[tuple[Path, Result | Exception]]:
+        try:
+            result = self.transcribe_file(path, model, options,
+                                          progress_for(path) if progress_for else None)
+        except JobCancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - yielded, reported by the shell
+            yield path, exc
+            return
+        yield path, result
+
+    def _batchable(self, model: str | None, options: TranscriptionOptions, path: Path) -> bool:
+        """A NeMo model takes this file in one window: worth batching with others."""
+        if options.batch_size < 2:
+            return False
+        try:
+            spec = catalog.resolve(model or self.settings.default_model)
+            if spec.engine is not EngineKind.NEMO:
+                return False
+            with AudioStream(path, cache_dir=self.layout.root, retrier=self.retrier) as stream:
+                declared_s = stream.declared_s
+        except Exception:  # noqa: BLE001 - the file's own run reports it properly
+            return False
+        return 0 < declared_s <= self.settings.long_audio_window_s
+
+    def _short_files(
+        self, paths: Sequence[Path], model: str | None, options: TranscriptionOptions,
+        progress_for: Callable[[Path], Progress | None] | None,
+    ) -> Iterator[tuple[Path, Result | Exception]]:
+        """Short files for a NeMo model: decoded one by one, transcribed in one batch."""
+        started = time.perf_counter()
+        spec = catalog.resolve(model or self.settings.default_model)
+        self._ensure_cache()
+        ready: list[tuple[Path, Audio, list[pieces.Piece], Progress | None]] = []
+        with self.models.lease(spec, self.settings.device) as loaded:
+            for path in paths:
+                progress = progress_for(path) if progress_for else None
+                try:
+                    with job_progress.job(progress):
+                        job_progress.stage(Stage.DECODING)
+                        audio = decode_file(path, cache_dir=self.layout.root,
+                                            retrier=self.retrier)
+                        plan = longform.choose(loaded.info, loaded.spec, options,
+                                               audio.duration_s, self.settings)
+                        planned = pieces.plan(audio.samples, plan.speech(audio.samples),
+                                              max_piece_s=plan.max_piece_s,
+                                              overlap_s=plan.overlap_s)
+                except JobCancelled:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - yielded, reported by the shell
+                    yield path, exc
+                    continue
+                ready.append((path, audio, planned, progress))
+            everything = [piece for _, _, planned, _ in ready for piece in planned]
+            log.info("%d short files (%d pieces) in one batch", len(ready), len(everything))
+            for _, _, _, progress in ready:
+                with job_progress.job(progress):
+                    job_progress.stage(Stage.TRANSCRIBING, f"with {len(ready) - 1} other file(s)")
             try:
-                result = self.transcribe_file(path, model, options,
-                                              progress_for(path) if progress_for else None)
+                outputs = loaded.transcribe_batch(
+                    [Audio(p.samples, SAMPLE_RATE_HZ) for p in everything], options)
             except JobCancelled:
                 raise
-            except Exception as exc:  # noqa: BLE001 - yielded, reported by the shell
-                yield path, exc
-                continue
-            yield path, result
+            except Exception:  # noqa: BLE001 - one bad file must not fail the batch
+                log.warning("the batch failed; transcribing its files one at a time",
+                            exc_info=True)
+                for path, *_ in ready:
+                    yield from self._one_file(path, model, options, progress_for)
+                return
+            elapsed_s = time.perf_counter() - started
+            total_s = sum(audio.duration_s for _, audio, _, _ in ready) or 1.0
+            at = 0
+            for path, audio, planned, _ in ready:
+                mine = outputs[at:at + len(planned)]
+                at += len(planned)
+                merged = pieces.merge(planned, [o.segments for o in mine])
+                language = next((o.language for o in mine if o.language), None)
+                transcript = self._transcript(merged, audio.duration_s, loaded,
+                                              language or options.language)
+                yield path, Result(transcript, loaded.device,
+                                   elapsed_s * audio.duration_s / total_s, spec.engine.value)
 
     def transcribe_audio(
         self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions,
     ) -> Transcript:
-        window_s = loaded.info.max_window_s
-        if window_s is not None:
-            window_s = min(window_s, self.settings.long_audio_window_s)
-        if window_s is None or audio.duration_s <= window_s:
-            output = loaded.transcribe(audio, options)
-            segments = output.segments
-            language = output.language
-        else:
-            segments, language = self._windowed(audio, loaded, options, window_s)
-        segments = tuple(chunking.clamp(s, audio.duration_s) for s in segments if s.text.strip())
+        """Decoded audio already in memory (the microphone, tests), the same way as a file."""
+        return self._transcribe_stream([audio.samples], audio.duration_s, loaded, options)
+
+    def _transcribe_stream(
+        self, chunks: Iterable[np.ndarray], total_s: float | None, loaded: LoadedModel,
+        options: TranscriptionOptions,
+    ) -> Transcript:
+        plan = longform.choose(loaded.info, loaded.spec, options, total_s, self.settings)
+        segments: list[Segment] = []
+        language: str | None = None
+        samples = 0
+        for block in blocks(chunks, block_s=plan.block_s, speech=plan.speech):
+            samples += len(block.samples)
+            found, options, heard_in = self._transcribe_block(block, loaded, options, plan,
+                                                               total_s)
+            language = language or heard_in
+            segments.extend(found_segments(block, found))
+            job_progress.heard(block.offset_s + block.duration_s, total_s)
+        return self._transcript(segments, samples / SAMPLE_RATE_HZ, loaded,
+                                language or options.language)
+
+    @staticmethod
+    def _transcript(segments: Iterable[Segment], duration_s: float, loaded: LoadedModel,
+                    language: str | None) -> Transcript:
+        """Segments -> the transcript: inside the audio, in time order, none empty."""
+        kept = tuple(chunking.clamp(s, duration_s) for s in segments if s.text.strip())
+        kept = tuple(sorted(kept, key=lambda s: (s.start_s, s.end_s)))
         return Transcript(
-            text=" ".join(s.text.strip() for s in segments),
-            language=language,
-            duration_s=audio.duration_s,
+            text=" ".join(s.text.strip() for s in kept),
+            language=language or _only_language(loaded),
+            duration_s=duration_s,
             model=loaded.spec.name,
-            segments=segments,
+            segments=kept,
         )
 
-    def _windowed(
-        self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions, window_s: float,
-    ) -> tuple[tuple[Segment, ...], str | None]:
-        overlap_s = WINDOW_OVERLAP_S if loaded.info.timestamps else 0.0
-        windows = chunking.plan_windows(audio.duration_s, window_s, overlap_s)
-        log.info("%.0f s of audio in %d windows of %.0f s", audio.duration_s, len(windows),
-                 window_s)
-        pieces = []
+    def _transcribe_block(
+        self, block: Block, loaded: LoadedModel, options: TranscriptionOptions,
+        plan: longform.Plan, total_s: float | None,
+    ) -> tuple[list[Segment], TranscriptionOptions, str | None]:
+        """One block: its speech in pieces, decoded in batches, merged on words.
+
+        Also returns the options for the next block (the language heard first
+        holds for the rest of the recording) and the language of the output.
+        """
+        planned = pieces.plan(block.samples, block.speech, max_piece_s=plan.max_piece_s,
+                              overlap_s=plan.overlap_s)
+        outputs: list[tuple[Segment, ...]] = []
         language = None
-        rate = audio.sample_rate_hz
-        for number, window in enumerate(windows, 1):
-            job_progress.stage(Stage.TRANSCRIBING, f"part {number} of {len(windows)}",
-                               (number - 1) / len(windows))
-            part = Audio(audio.samples[int(window.start_s * rate):int(window.end_s * rate)], rate)
-            output = loaded.transcribe(part, options)
-            language = language or output.language
-            pieces.append((window, output.segments))
-        return chunking.merge(pieces), language
+        step = max(options.batch_size, 1) if plan.batched else 1
+        for first in range(0, len(planned), step):
+            group = planned[first:first + step]
+            with job_progress.covering(block.offset_s + group[0].source_start_s,
+                                       block.offset_s + group[-1].source_end_s, total_s):
+                results = loaded.transcribe_batch(
+                    [Audio(p.samples, SAMPLE_RATE_HZ) for p in group], options,
+                    local_attention=plan.local_attention)
+            outputs.extend(r.segments for r in results)
+            detected = next((r.language for r in results if r.language), None)
+            language = language or detected
+            if options.language is None and detected and loaded.info.languages \
+                    and detected in loaded.info.languages:
+                options = replace(options, language=detected)
+        return pieces.merge(planned, outputs), options, language
 
     def write_outputs(
         self, transcript: Transcript, folder: Path, stem: str, formats: Sequence[str],
-        *, users_folder: bool = True,
+        *, users_folder: bool = True, layout: SubtitleLayout | None = None,
     ) -> list[Path]:
         """``<folder>/<stem>.<fmt>`` for each format, each written atomically.
 
         ``users_folder``: the user chose ``folder`` (``--output-dir``), so a failure's
         advice is about that folder; the UI writes into the studio's own folder.
+        ``layout``: how subtitle cues and TXT paragraphs are shaped (None: the defaults).
         """
+        layout = layout or SubtitleLayout()
         written = []
         for fmt in formats:
             target = folder / f"{stem}.{fmt}"
             try:
                 self.retrier.run(lambda: folder.mkdir(parents=True, exist_ok=True),
                                  f"create {folder}", FileOp.WRITE)
-                write_text_atomic(target, render(transcript, fmt), self.retrier)
+                write_text_atomic(target, render(transcript, fmt, layout), self.retrier)
             except OSError as exc:
                 error = translate_os_error(exc, action="write the transcript", path=target,
                                            cache_dir=self.layout.root)

@@ -46,7 +46,10 @@ class Settings:
         ``serve`` defaults to :data:`SERVE_MODEL_TTL_S`.
     hub_url: the model hub that downloads go to (``HF_ENDPOINT`` honoured).
     hub_timeout_s: how long `doctor` waits for the hub to answer.
-    long_audio_window_s: NeMo audio longer than this is transcribed in windows.
+    long_audio_window_s: the longest window a NeMo model hears in windows mode
+        (cut at pauses, decoded in batches; the model's own limit also applies).
+    block_s: recordings are read and transcribed in blocks of at most this
+        long, cut at pauses, so memory does not grow with the recording.
     host, port: where `stt-studio serve` listens (this machine only by default).
     """
 
@@ -57,7 +60,8 @@ class Settings:
     model_ttl_s: float | None = None
     hub_url: str = "https://huggingface.co"
     hub_timeout_s: float = 3.0
-    long_audio_window_s: float = 300.0
+    long_audio_window_s: float = 60.0
+    block_s: float = 600.0
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -68,6 +72,8 @@ class Settings:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if self.long_audio_window_s < 30:
             raise ValueError("long_audio_window_s must be at least 30 seconds")
+        if self.block_s < 60:
+            raise ValueError("block_s must be at least 60 seconds")
         if self.model_ttl_s is not None and self.model_ttl_s <= 0:
             raise ValueError("model_ttl_s must be > 0 seconds (or None for never)")
 

@@ -245,8 +245,11 @@ def test_locked_file_while_reading_is_file_locked(monkeypatch, tmp_path):
 
 def test_module_never_lets_decoder_errors_escape(monkeypatch):
     path = FORMATS_DIR / "p001.wav"
-    monkeypatch.setattr(decode_module, "_decode",
-                        lambda p, _retrier: (_ for _ in ()).throw(RuntimeError("codec exploded")))
+    def exploding(container, stream, tally):
+        yield from ()
+        raise RuntimeError("codec exploded")
+
+    monkeypatch.setattr(decode_module.AudioStream, "_pieces", staticmethod(exploding))
     with pytest.raises(AudioError) as info:
         decode_file(path)
     assert "codec exploded" in info.value.render()

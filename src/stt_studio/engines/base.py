@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,7 +26,9 @@ class ModelInfo:
     languages: tuple[str, ...]
     translates: bool
     timestamps: bool
-    max_window_s: float | None  # audio longer than this is windowed above the engine
+    max_window_s: float | None  # the longest piece a batch takes (None: any length)
+    sequential_long_form: bool = False  # batch_size 1 hears a whole block in one pass
+    local_attention: bool = False  # NeMo's limited-context attention is available
 
 
 class LoadedModel(Protocol):
@@ -34,10 +37,17 @@ class LoadedModel(Protocol):
     info: ModelInfo
 
     def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
-        """Times relative to ``audio``.
+        """One piece; times relative to ``audio``."""
+        ...
 
-        Engines report where they are with :func:`stt_studio.progress.stage`
-        (which is also where a cancelled job stops) as they go.
+    def transcribe_batch(self, pieces: Sequence[Audio], options: TranscriptionOptions, *,
+                         local_attention: bool = False) -> list[EngineOutput]:
+        """Several pieces decoded together (``options.batch_size`` at a time).
+
+        One output per piece, times relative to its piece. Engines report how
+        far they are with :func:`stt_studio.progress.advance` (which is also
+        where a cancelled job stops) as they go. ``local_attention``: NeMo's
+        long-form mode for this call (only when ``info.local_attention``).
         """
         ...
 

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -43,6 +43,8 @@ from stt_studio.retry import Retrier
 log = logging.getLogger(__name__)
 
 MAX_WINDOW_S = 480.0  # NVIDIA's demos switch to local attention above ~8 min
+#: left and right attention context (frames of 80 ms) in local-attention mode, as NVIDIA's demo
+LOCAL_CONTEXT = (256, 256)
 # NeMo modules whose ``with tempfile.TemporaryDirectory()`` blocks guard real work
 _TEMPDIR_MODULES = (
     "nemo.core.connectors.save_restore_connector",
@@ -243,8 +245,16 @@ def _model_info(model: Any, spec: ModelSpec) -> ModelInfo:
         timestamps = (getattr(model, "prompt_format", "") != "canary"
                       and getattr(model, "timestamps_asr_model", None) is not None)
         return ModelInfo(langs or spec.languages, translates=True, timestamps=timestamps,
-                         max_window_s=MAX_WINDOW_S)
-    return ModelInfo(spec.languages, translates=False, timestamps=True, max_window_s=MAX_WINDOW_S)
+                         max_window_s=MAX_WINDOW_S, local_attention=_has_local_attention(model))
+    return ModelInfo(spec.languages, translates=False, timestamps=True, max_window_s=MAX_WINDOW_S,
+                     local_attention=_has_local_attention(model))
+
+
+def _has_local_attention(model: Any) -> bool:
+    """A Conformer-family encoder with relative positions can switch to local attention."""
+    encoder = getattr(model, "encoder", None)
+    return (hasattr(encoder, "change_attention_model")
+            and getattr(encoder, "self_attention_model", None) in ("rel_pos", "rel_pos_local_attn"))
 
 
 @dataclass(slots=True)
@@ -260,28 +270,59 @@ class NemoModel:
         return int(self.model.cfg.preprocessor.sample_rate)
 
     def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
-        # one call per window: the service reports progress between windows
+        return self.transcribe_batch([audio], options)[0]
+
+    def transcribe_batch(self, pieces: Sequence[Audio], options: TranscriptionOptions, *,
+                         local_attention: bool = False) -> list[EngineOutput]:
+        """All ``pieces`` in one ``model.transcribe`` call, ``options.batch_size`` at a time."""
         if self.model is None:  # the manager's leases make this a bug, not a race
             raise UnexpectedError(f"{self.spec.name} was used after it was unloaded")
         job_progress.check_cancelled()
         kwargs, language = self._prompt(options)
-        samples = _resample(audio.samples, audio.sample_rate_hz, self.sample_rate_hz)
-        if samples.size == 0:
-            return EngineOutput((), language)
+        arrays = [_resample(p.samples, p.sample_rate_hz, self.sample_rate_hz) for p in pieces]
+        heard = [i for i, a in enumerate(arrays) if a.size]
+        outputs = [EngineOutput((), language) for _ in pieces]
+        if not heard:
+            return outputs
         # timestamps: the same value on every call of a model, so NeMo's sticky
         # decoding state (a True that later False calls cannot undo) never matters
-        with self._lock, contextlib.redirect_stdout(sys.stderr):
+        with self._lock, contextlib.redirect_stdout(sys.stderr), \
+                self._attention(local_attention and self.info.local_attention):
             hyps = self.model.transcribe(
-                [samples], batch_size=1, verbose=False, timestamps=self.info.timestamps, **kwargs
+                [arrays[i] for i in heard], batch_size=max(1, options.batch_size),
+                verbose=False, timestamps=self.info.timestamps, **kwargs,
             )
-        hyp = hyps[0] if isinstance(hyps, list) else hyps
-        if isinstance(hyp, list):  # some versions return (best, all) lists
-            hyp = hyp[0]
-        segments = _segments(hyp, len(samples) / self.sample_rate_hz)
-        if not options.word_timestamps:
-            segments = tuple(Segment(s.start_s, s.end_s, s.text) for s in segments)
-        return EngineOutput(segments, language,
-                            has_timestamps=any(s.words for s in segments) or len(segments) > 1)
+        if isinstance(hyps, tuple):  # some versions return (best, all)
+            hyps = hyps[0]
+        for i, hyp in zip(heard, hyps):
+            if isinstance(hyp, list):
+                hyp = hyp[0]
+            segments = _segments(hyp, len(arrays[i]) / self.sample_rate_hz)
+            if not options.word_timestamps:
+                segments = tuple(Segment(s.start_s, s.end_s, s.text) for s in segments)
+            outputs[i] = EngineOutput(segments, language,
+                                      has_timestamps=any(s.words for s in segments)
+                                      or len(segments) > 1)
+        job_progress.advance(1.0)
+        return outputs
+
+    @contextlib.contextmanager
+    def _attention(self, local: bool) -> Iterator[None]:
+        """NeMo's long-form mode for one call: local attention, then back as it was."""
+        if not local:
+            yield
+            return
+        encoder = self.model.encoder
+        before = (encoder.self_attention_model, list(encoder.att_context_size))
+        chunking = getattr(encoder.pre_encode, "subsampling_conv_chunking_factor", 1)
+        log.info("%s: local attention %s for long audio", self.spec.name, LOCAL_CONTEXT)
+        self.model.change_attention_model("rel_pos_local_attn", list(LOCAL_CONTEXT))
+        self.model.change_subsampling_conv_chunking_factor(1)
+        try:
+            yield
+        finally:
+            self.model.change_attention_model(before[0], before[1])
+            self.model.change_subsampling_conv_chunking_factor(chunking)
 
     def _prompt(self, options: TranscriptionOptions) -> tuple[dict[str, Any], str | None]:
         langs = self.info.languages

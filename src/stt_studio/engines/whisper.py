@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from stt_studio import progress as job_progress
 from stt_studio.domain import (
+    SAMPLE_RATE_HZ,
     Audio,
     ModelSpec,
     Segment,
-    Stage,
     Task,
     TranscriptionOptions,
     Word,
@@ -22,6 +26,9 @@ from stt_studio.errors import InvalidOptionError
 from stt_studio.retry import Retrier
 
 log = logging.getLogger(__name__)
+
+#: Whisper hears 30 s at a time; a batched piece is at most that long
+BATCH_WINDOW_S = 30.0
 
 
 def create_engine(retrier: Retrier, scratch_home: Path) -> WhisperEngine:
@@ -54,7 +61,8 @@ class WhisperEngine:
         )
         languages = tuple(model.supported_languages) if model.model.is_multilingual else ("en",)
         info = ModelInfo(languages=languages, translates=model.model.is_multilingual,
-                         timestamps=True, max_window_s=None)
+                         timestamps=True, max_window_s=BATCH_WINDOW_S,
+                         sequential_long_form=True)
         return WhisperModel(spec=spec, device=device, info=info, model=model)
 
 
@@ -64,8 +72,22 @@ class WhisperModel:
     device: str
     info: ModelInfo
     model: Any = field(repr=False)
+    _pipeline: Any = field(default=None, repr=False)
 
     def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+        return self.transcribe_batch([audio], options)[0]
+
+    def transcribe_batch(self, pieces: Sequence[Audio], options: TranscriptionOptions, *,
+                         local_attention: bool = False) -> list[EngineOutput]:
+        self._check(options)
+        if not pieces:
+            return []
+        longest_s = max(p.duration_s for p in pieces)
+        if options.batch_size == 1 or longest_s > BATCH_WINDOW_S:
+            return [self._sequential(p, options) for p in pieces]
+        return self._batched(pieces, options)
+
+    def _check(self, options: TranscriptionOptions) -> None:
         language = options.language
         if language and language not in self.info.languages:
             raise InvalidOptionError(
@@ -84,30 +106,98 @@ class WhisperModel:
                 f"{self.spec.name} is English-only and cannot translate",
                 remedies=("Use a multilingual Whisper model such as Systran/faster-whisper-small",),
             )
+
+    def _sequential(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
+        """faster-whisper's own long-form decoder (30 s windows, previous text as prompt)."""
         segments, info = self.model.transcribe(
             audio.samples,
-            language=language,
+            language=options.language,
             task=options.task.value,
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
+            vad_filter=False,  # the studio's VAD chose this audio already
         )
         out = []
         total_s = max(audio.duration_s, 1e-9)
         for raw in segments:  # the generator does the work, segment by segment
-            out.append(_segment(raw))
-            # also the cancellation checkpoint: a closed page stops the work here
-            job_progress.stage(Stage.TRANSCRIBING, f"{raw.end:.0f} of {audio.duration_s:.0f} s",
-                               min(raw.end / total_s, 1.0))
+            out.append(_segment(raw, 0.0))
+            job_progress.advance(raw.end / total_s)  # also where a cancelled job stops
         return EngineOutput(segments=tuple(out), language=info.language)
+
+    def _batched(self, pieces: Sequence[Audio],
+                 options: TranscriptionOptions) -> list[EngineOutput]:
+        """faster-whisper's BatchedInferencePipeline: one piece per 30 s window, decoded together.
+
+        The pieces are laid end to end and handed over as ``clip_timestamps``,
+        so the pipeline decodes exactly them, ``batch_size`` at a time.
+        """
+        if self._pipeline is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._pipeline = BatchedInferencePipeline(self.model)
+        offsets_s = []
+        at_s = 0.0
+        for piece in pieces:
+            offsets_s.append(at_s)
+            at_s += len(piece.samples) / SAMPLE_RATE_HZ
+        joined = np.concatenate([np.asarray(p.samples, dtype=np.float32) for p in pieces])
+        clips = [{"start": o, "end": o + p.duration_s} for o, p in zip(offsets_s, pieces)]
+        segments, info = self._pipeline.transcribe(
+            joined,
+            language=options.language,
+            task=options.task.value,
+            beam_size=options.beam_size,
+            word_timestamps=options.word_timestamps,
+            batch_size=options.batch_size,
+            vad_filter=False,
+            clip_timestamps=clips,
+        )
+        per_piece: list[list[Segment]] = [[] for _ in pieces]
+        total_s = max(at_s, 1e-9)
+        for raw in segments:
+            middle_s = (float(raw.start) + float(raw.end)) / 2  # starts are rounded
+            index = max(bisect.bisect_right(offsets_s, middle_s) - 1, 0)
+            per_piece[index].extend(_sentences(raw, offsets_s[index]))
+            job_progress.advance(raw.end / total_s)
+        return [EngineOutput(tuple(segs), info.language) for segs in per_piece]
 
     def close(self) -> None:
         self.model = None
 
 
-def _segment(raw: Any) -> Segment:
+def _segment(raw: Any, offset_s: float) -> Segment:
     words = tuple(
-        Word(start_s=float(w.start), end_s=float(w.end), text=w.word.strip())
+        Word(start_s=float(w.start) - offset_s, end_s=float(w.end) - offset_s,
+             text=w.word.strip())
         for w in (raw.words or ())
     )
-    return Segment(start_s=float(raw.start), end_s=float(raw.end), text=raw.text.strip(),
-                   words=words)
+    return Segment(start_s=float(raw.start) - offset_s, end_s=float(raw.end) - offset_s,
+                   text=raw.text.strip(), words=words)
+
+
+SENTENCE_END = (".", "?", "!", "。", "？", "！")
+
+
+def _sentences(raw: Any, offset_s: float) -> list[Segment]:
+    """A 30 s batched segment -> one segment per sentence (split on its words).
+
+    The pipeline decodes without timestamp tokens (their mode costs accuracy),
+    so each piece comes back as one segment; its words say where sentences end.
+    """
+    words = list(raw.words or ())
+    if not words:
+        return [_segment(raw, offset_s)]
+    out: list[Segment] = []
+    start = 0
+    for i, word in enumerate(words):
+        if i == len(words) - 1 or word.word.strip().endswith(SENTENCE_END):
+            part = words[start:i + 1]
+            text = "".join(w.word for w in part).strip()
+            out.append(Segment(
+                start_s=float(part[0].start) - offset_s, end_s=float(part[-1].end) - offset_s,
+                text=text,
+                words=tuple(Word(float(w.start) - offset_s, float(w.end) - offset_s,
+                                 w.word.strip()) for w in part),
+            ))
+            start = i + 1
+    return out

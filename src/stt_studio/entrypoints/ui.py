@@ -92,122 +92,220 @@ def ui_scratch(layout: CacheLayout) -> tuple[Path, str | None]:
     )
 
 
-def build_app(ui: StudioUI) -> gr.Blocks:
+@dataclass(frozen=True, slots=True)
+class _TranscribeTab:
+    """The transcribe tab's components, for wiring its events."""
+
+    audio: Any
+    mic: Any
+    model: Any
+    options_row: Any
+    language: Any
+    task: Any
+    target: Any
+    words: Any
+    formats: Any
+    beam: Any
+    batch_size: Any
+    vad: Any
+    long_audio: Any
+    run: Any
+    cancel: Any
+    status: Any
+    results: Any
+    picker: Any
+    zip_file: Any
+    transcript: Any
+    segments: Any
+    player: Any
+    downloads: Any
+    played: Any
+    run_state: Any
+
+
+def _inputs_column(ui: StudioUI) -> dict[str, Any]:
+    """Left: the recordings, the model, the options, Transcribe and Cancel."""
+    import gradio as gr
+
+    from stt_studio.domain import LongAudio
+    from stt_studio.entrypoints import ui_view as view
+    from stt_studio.entrypoints.ui_handlers import CANCEL_LABEL, DEFAULT_FORMATS
+    from stt_studio.formats import FORMATS
+
+    c: dict[str, Any] = {}
+    with gr.Tabs():
+        with gr.Tab("Upload"):
+            c["audio"] = gr.File(label="Audio or video files (one, or several at once)",
+                                 file_count="multiple", file_types=UPLOAD_TYPES,
+                                 type="filepath", elem_id="audio")
+        with gr.Tab("Record", id="record-tab"):
+            c["mic"] = gr.Audio(sources=["microphone"], type="filepath", format="wav",
+                                label="Microphone", elem_id="mic")
+    c["model"] = gr.Dropdown(
+        label="Model", choices=view.model_choices(ui.model_rows()),
+        value=ui.studio.settings.default_model, allow_custom_value=True, elem_id="model",
+        info="Engine and cache state; or type a path to a .nemo file or model folder",
+    )
+    with gr.Row(visible=False) as c["options_row"]:
+        c["language"] = gr.Dropdown(label="Spoken language", choices=[view.AUTO_LANGUAGE],
+                                    value=view.AUTO_LANGUAGE, allow_custom_value=True,
+                                    visible=False, elem_id="language")
+        c["task"] = gr.Radio([t.value for t in Task], value=Task.TRANSCRIBE.value,
+                             label="Task", visible=False, elem_id="task")
+        c["target"] = gr.Dropdown(label="Translate into", choices=["en"], value="en",
+                                  visible=False, elem_id="target-language")
+    c["words"] = gr.Checkbox(value=True, label="Word timestamps", elem_id="word-timestamps")
+    c["formats"] = gr.CheckboxGroup(list(FORMATS), value=list(DEFAULT_FORMATS),
+                                    label="Download formats", elem_id="formats")
+    with gr.Accordion("Advanced", open=False):
+        c["beam"] = gr.Slider(1, 10, value=5, step=1, label="Beam size (Whisper)",
+                              elem_id="beam-size")
+        c["batch_size"] = gr.Slider(1, 64, value=8, step=1, elem_id="batch-size",
+                                    label="Batch size (pieces decoded together; 1: one "
+                                          "after another)")
+        c["vad"] = gr.Checkbox(value=True, elem_id="vad",
+                               label="Skip silence (voice activity detection)")
+        c["long_audio"] = gr.Radio([a.value for a in LongAudio], value=LongAudio.AUTO.value,
+                                   label="Long audio (NeMo models)", elem_id="long-audio")
+    with gr.Row():
+        c["run"] = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
+        c["cancel"] = gr.Button(CANCEL_LABEL, variant="stop", interactive=False,
+                                elem_id="cancel")
+    return c
+
+
+def _outputs_column(ui: StudioUI) -> dict[str, Any]:
+    """Right: the status, the run's results and zip, the shown file's transcript."""
+    import gradio as gr
+
+    c: dict[str, Any] = {}
+    c["status"] = gr.Textbox(
+        label="Status", lines=6, max_lines=30, interactive=False,
+        value=ui.startup_warning or
+        f"Ready. Choose one or more recordings and press Transcribe.\n"
+        f"Cache folder: {ui.studio.layout.root}",
+        elem_id="status", buttons=["copy"],
+    )
+    c["results"] = gr.Dataframe(
+        headers=["file", "duration", "status"], datatype=["str", "str", "str"],
+        column_count=3, interactive=False, wrap=True, column_widths=["40%", "15%", "45%"],
+        max_height=300, label="Results (click a row to show that file)", elem_id="results",
+    )
+    with gr.Row():
+        c["picker"] = gr.Dropdown(label="Show file", choices=[], visible=False,
+                                  interactive=True, elem_id="show-file")
+        c["zip_file"] = gr.File(label="All outputs (zip)", interactive=False,
+                                elem_id="zip")
+    c["transcript"] = gr.Textbox(label="Transcript", lines=8, max_lines=40,
+                                 interactive=False, elem_id="transcript", buttons=["copy"])
+    c["segments"] = gr.Dataframe(
+        headers=["start", "end", "text"], datatype=["str", "str", "str"], column_count=3,
+        interactive=False, wrap=True, column_widths=["11%", "11%", "78%"],
+        label="Segments", elem_id="segments",
+    )
+    c["player"] = gr.Audio(label="Segment player (click a row of the table)",
+                           interactive=False, autoplay=True, type="filepath",
+                           elem_id="segment-player")
+    c["downloads"] = gr.File(label="Downloads (the file shown)", file_count="multiple",
+                             interactive=False, elem_id="downloads")
+    return c
+
+
+def _transcribe_tab(ui: StudioUI) -> _TranscribeTab:
+    import gradio as gr
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            left = _inputs_column(ui)
+        with gr.Column(scale=2):
+            right = _outputs_column(ui)
+    return _TranscribeTab(**left, **right, played=gr.State(None), run_state=gr.State(None))
+
+
+def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
+    """Transcribe arms Cancel, runs the job (one at a time), then makes itself ready again.
+
+    Cancel and the button swaps bypass the queue (``queue=False``): they must answer
+    while the job holds the "work" slot.
+    """
+    private: dict[str, Any] = {"api_visibility": "private"}
+    instant: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
+    t.mic.stop_recording(_as_list, inputs=t.mic, outputs=t.audio, **private)
+    t.mic.upload(_as_list, inputs=t.mic, outputs=t.audio, **private)
+    t.model.change(ui.model_changed, inputs=t.model,
+                   outputs=[t.language, t.task, t.target, t.options_row], **private)
+    t.run.click(ui.arm, outputs=[t.run, t.cancel], **instant).then(
+        ui.transcribe,
+        inputs=[t.audio, t.model, t.language, t.task, t.target, t.words, t.formats, t.beam,
+                t.batch_size, t.vad, t.long_audio],
+        outputs=[t.status, t.transcript, t.segments, t.downloads, t.results, t.zip_file,
+                 t.picker, t.played, t.run_state],
+        api_name="transcribe", concurrency_limit=1, concurrency_id="work",
+    ).then(ui.disarm, outputs=[t.run, t.cancel], **instant).then(
+        ui.model_dropdown, inputs=t.model, outputs=t.model, **private)
+    t.cancel.click(ui.cancel, outputs=t.cancel, **instant)
+    t.results.select(ui.show_file, inputs=t.run_state,
+                     outputs=[t.transcript, t.segments, t.downloads, t.played, t.picker],
+                     **private)
+    t.picker.input(ui.pick_file, inputs=[t.run_state, t.picker],
+                   outputs=[t.transcript, t.segments, t.downloads, t.played], **private)
+    t.segments.select(ui.play_segment, inputs=t.played, outputs=[t.player, t.status],
+                      **private)
+
+
+def _as_list(path: str | None) -> list[str] | None:
+    """A recording from the microphone, as the (multi-file) upload box holds it."""
+    return [path] if path else None
+
+
+def _models_tab(ui: StudioUI, t: _TranscribeTab) -> None:
     import gradio as gr
 
     from stt_studio.entrypoints import ui_view as view
-    from stt_studio.entrypoints.ui_handlers import DEFAULT_FORMATS
-    from stt_studio.formats import FORMATS
 
-    studio = ui.studio
-    default = studio.settings.default_model
+    with gr.Tab("Models", id="models-tab") as models_tab:
+        cache_info = gr.Markdown(elem_id="cache-info")
+        table = gr.Dataframe(headers=["model", "engine", "size", "cached", "state"],
+                             interactive=False, elem_id="models-table")
+        with gr.Row():
+            pick = gr.Dropdown(label="Model", choices=view.model_choices(ui.model_rows()),
+                               value=ui.studio.settings.default_model,
+                               allow_custom_value=True, elem_id="models-pick")
+            load = gr.Button("Load", elem_id="load")
+            unload = gr.Button("Unload", elem_id="unload")
+            refresh = gr.Button("Refresh", elem_id="refresh")
+        models_status = gr.Textbox(label="Model status", lines=3, interactive=False,
+                                   elem_id="models-status")
+        doctor = gr.Button("Run doctor (check the set-up)", elem_id="doctor")
+        report_box = gr.Textbox(label="Doctor report", lines=10, interactive=False,
+                                elem_id="doctor-report")
+    private: dict[str, Any] = {"api_visibility": "private"}
+    panel: list[Any] = [table, cache_info]
+    models_tab.select(ui.models_panel, outputs=panel, **private)
+    refresh.click(ui.models_panel, outputs=panel, **private)
+    load.click(ui.load_model, inputs=pick, outputs=models_status, api_name="load_model",
+               concurrency_limit=1, concurrency_id="work").then(
+        ui.models_panel, outputs=panel, **private).then(
+        ui.model_dropdown, inputs=t.model, outputs=t.model, **private)
+    unload.click(ui.unload_model, inputs=pick, outputs=models_status,
+                 api_name="unload_model").then(ui.models_panel, outputs=panel, **private)
+    doctor.click(ui.doctor, outputs=report_box, api_name="doctor")
+
+
+def build_app(ui: StudioUI) -> gr.Blocks:
+    import gradio as gr
+
     with gr.Blocks(title=TITLE, analytics_enabled=False,
                    delete_cache=(3600, 24 * 3600)) as app:
         gr.Markdown("# stt-studio\nLocal speech to text with NVIDIA NeMo and Whisper models. "
                     "Nothing leaves this machine.")
         with gr.Tabs():
             with gr.Tab("Transcribe", id="transcribe-tab"):
-                with gr.Row():
-                    with gr.Column(scale=1):
-                        with gr.Tabs():
-                            with gr.Tab("Upload"):
-                                audio = gr.File(label="Audio or video file",
-                                                file_types=UPLOAD_TYPES, type="filepath",
-                                                elem_id="audio")
-                            with gr.Tab("Record", id="record-tab"):
-                                mic = gr.Audio(sources=["microphone"], type="filepath",
-                                               format="wav", label="Microphone",
-                                               elem_id="mic")
-                        model = gr.Dropdown(
-                            label="Model", choices=view.model_choices(ui.model_rows()),
-                            value=default, allow_custom_value=True, elem_id="model",
-                            info="Engine and cache state; or type a path to a .nemo file "
-                                 "or model folder",
-                        )
-                        with gr.Row(visible=False) as options_row:
-                            language = gr.Dropdown(label="Spoken language",
-                                                   choices=[view.AUTO_LANGUAGE],
-                                                   value=view.AUTO_LANGUAGE,
-                                                   allow_custom_value=True,
-                                                   visible=False, elem_id="language")
-                            task = gr.Radio([t.value for t in Task], value=Task.TRANSCRIBE.value,
-                                            label="Task", visible=False, elem_id="task")
-                            target = gr.Dropdown(label="Translate into", choices=["en"],
-                                                 value="en", visible=False,
-                                                 elem_id="target-language")
-                        words = gr.Checkbox(value=True, label="Word timestamps",
-                                            elem_id="word-timestamps")
-                        formats = gr.CheckboxGroup(list(FORMATS), value=list(DEFAULT_FORMATS),
-                                                   label="Download formats", elem_id="formats")
-                        with gr.Accordion("Advanced", open=False):
-                            beam = gr.Slider(1, 10, value=5, step=1, label="Beam size (Whisper)",
-                                             elem_id="beam-size")
-                        run = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
-                    with gr.Column(scale=2):
-                        status = gr.Textbox(
-                            label="Status", lines=6, max_lines=30, interactive=False,
-                            value=ui.startup_warning or
-                            f"Ready. Choose a recording and press Transcribe.\n"
-                            f"Cache folder: {studio.layout.root}",
-                            elem_id="status", buttons=["copy"],
-                        )
-                        transcript = gr.Textbox(label="Transcript", lines=8, max_lines=40,
-                                                interactive=False, elem_id="transcript",
-                                                buttons=["copy"])
-                        segments = gr.Dataframe(
-                            headers=["start", "end", "text"], datatype=["str", "str", "str"],
-                            column_count=3, interactive=False, wrap=True,
-                            label="Segments", elem_id="segments",
-                        )
-                        player = gr.Audio(label="Segment player (click a row of the table)",
-                                          interactive=False, autoplay=True,
-                                          type="filepath", elem_id="segment-player")
-                        downloads = gr.File(label="Downloads", file_count="multiple",
-                                            interactive=False, elem_id="downloads")
-                played = gr.State(None)
-            with gr.Tab("Models", id="models-tab") as models_tab:
-                cache_info = gr.Markdown(elem_id="cache-info")
-                table = gr.Dataframe(headers=["model", "engine", "size", "cached", "state"],
-                                     interactive=False, elem_id="models-table")
-                with gr.Row():
-                    pick = gr.Dropdown(label="Model", choices=view.model_choices(ui.model_rows()),
-                                       value=default, allow_custom_value=True,
-                                       elem_id="models-pick")
-                    load = gr.Button("Load", elem_id="load")
-                    unload = gr.Button("Unload", elem_id="unload")
-                    refresh = gr.Button("Refresh", elem_id="refresh")
-                models_status = gr.Textbox(label="Model status", lines=3, interactive=False,
-                                           elem_id="models-status")
-                doctor = gr.Button("Run doctor (check the set-up)", elem_id="doctor")
-                report_box = gr.Textbox(label="Doctor report", lines=10, interactive=False,
-                                        elem_id="doctor-report")
-
-        mic.stop_recording(lambda path: path, inputs=mic, outputs=audio, api_visibility="private")
-        mic.upload(lambda path: path, inputs=mic, outputs=audio, api_visibility="private")
-        model.change(ui.model_changed, inputs=model,
-                     outputs=[language, task, target, options_row],
-                     api_visibility="private")
-        run.click(
-            ui.transcribe,
-            inputs=[audio, model, language, task, target, words, formats, beam],
-            outputs=[status, transcript, segments, downloads, played],
-            api_name="transcribe", concurrency_limit=1, concurrency_id="work",
-        ).then(ui.model_dropdown, inputs=model, outputs=model, api_visibility="private")
-        segments.select(ui.play_segment, inputs=played, outputs=[player, status], api_visibility="private")
-
-        panel: list[Any] = [table, cache_info]
-        models_tab.select(ui.models_panel, outputs=panel, api_visibility="private")
-        refresh.click(ui.models_panel, outputs=panel, api_visibility="private")
-        load.click(ui.load_model, inputs=pick, outputs=models_status, api_name="load_model",
-                   concurrency_limit=1, concurrency_id="work").then(
-            ui.models_panel, outputs=panel, api_visibility="private").then(
-            ui.model_dropdown, inputs=model, outputs=model, api_visibility="private")
-        unload.click(ui.unload_model, inputs=pick, outputs=models_status,
-                     api_name="unload_model").then(ui.models_panel, outputs=panel,
-                                                   api_visibility="private")
-        doctor.click(ui.doctor, outputs=report_box, api_name="doctor")
-        app.load(ui.model_changed, inputs=model,
-                 outputs=[language, task, target, options_row],
+                tab = _transcribe_tab(ui)
+            _models_tab(ui, tab)
+        _wire_transcribe(ui, tab)
+        app.load(ui.model_changed, inputs=tab.model,
+                 outputs=[tab.language, tab.task, tab.target, tab.options_row],
                  api_visibility="private")
     return app  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import threading
 import time
 import uuid
 import wave
@@ -22,11 +23,30 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from stt_studio import progress as job_progress
 from stt_studio.audio.decode import decode_file
-from stt_studio.domain import Audio, Stage, Task, TranscriptionOptions
+from stt_studio.domain import (
+    Audio,
+    LongAudio,
+    Note,
+    NoteKind,
+    ProgressEvent,
+    Stage,
+    Task,
+    TranscriptionOptions,
+)
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.entrypoints.jobs import Update, run_job
+from stt_studio.entrypoints.ui_batch import (
+    Batch,
+    Failure,
+    FileOutcome,
+    FileState,
+    RunView,
+    Writer,
+    write_zip,
+)
 from stt_studio.errors import AudioError, InvalidOptionError, JobCancelled, ModelInUseError
 from stt_studio.formats import FORMATS
 from stt_studio.fsops import remove_tree
@@ -39,6 +59,14 @@ DEFAULT_FORMATS = ("srt", "txt")
 OUTPUT_MAX_AGE_S = 24 * 3600
 #: how long the Unload button waits for a transcription that uses the model
 UNLOAD_WAIT_S = 2.0
+CANCEL_LABEL = "Cancel"
+CANCELLING_LABEL = "Cancelling…"
+NO_RECORDING = ("No recording yet: upload an audio or video file (or several at once), or "
+                "record one with the microphone, then press Transcribe.")
+#: transcribe's outputs, in order (the API returns those that are not gr.State)
+OUTPUTS = ("status", "transcript", "segments", "downloads", "results", "zip", "picker",
+           "played", "run")
+SKIP: Any = gr.skip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +86,9 @@ class StudioUI:
     outputs_root: Path = field(default=Path())  # "": under the cache's tmp folder
     startup_warning: str | None = None
     _whisper_languages: tuple[str, ...] = field(default=(), init=False)
+    #: each page's cancel switch for its job (by Gradio session; "" outside Gradio)
+    _cancels: dict[str, threading.Event] = field(default_factory=dict, init=False)
+    _cancels_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         if self.outputs_root == Path():
@@ -66,7 +97,7 @@ class StudioUI:
     # -- the transcribe tab -------------------------------------------------------
     def transcribe(
         self,
-        audio: str | None,
+        audio: str | Sequence[str] | None,
         model: str | None,
         language: str | None = view.AUTO_LANGUAGE,
         task: str = Task.TRANSCRIBE.value,
@@ -74,73 +105,121 @@ class StudioUI:
         word_timestamps: bool = True,
         formats: Sequence[str] | None = DEFAULT_FORMATS,
         beam_size: float = 5,
+        batch_size: float = 8,
+        vad: bool = True,
+        long_audio: str = LongAudio.AUTO.value,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Transcribe one recording; yields (status, transcript, segments, files, played)."""
-        cache = self.studio.layout.root
-        if not audio:
-            yield ("No recording yet: upload an audio or video file, or record one with the "
-                   "microphone, then press Transcribe.", "", [], None, None)
-            return
-        path = Path(audio)
+        """Transcribe one or more recordings in turn, as one job that Cancel stops.
+
+        Yields the :data:`OUTPUTS`: status, transcript, segments, downloads (of the
+        file shown), results table, zip of all outputs, file picker, played, run.
+        """
+        key = _session_key(request)
+        cancel = self._claim_cancel(key)
         try:
-            options = TranscriptionOptions(
-                language=None if language in (None, "", view.AUTO_LANGUAGE) else language,
-                task=Task(task or Task.TRANSCRIBE.value),
-                target_language=target_language or None,
-                word_timestamps=bool(word_timestamps),
-                beam_size=int(beam_size),
-            )
-            chosen = list(formats or ())
-            unknown = [f for f in chosen if f not in FORMATS]
-            if unknown:
-                raise ValueError(f"unknown output format(s): {', '.join(unknown)}")
-        except (ValueError, TypeError, AttributeError) as exc:  # API callers send anything
-            invalid = InvalidOptionError(f"{exc}" if isinstance(exc, ValueError) else
-                                         f"an option has the wrong type ({exc})")
-            yield view.failure(invalid, stage="checking the options", cache_dir=cache), "", [], \
-                None, None
-            return
-        name = (model or "").strip() or self.studio.settings.default_model
-        log.info("transcribing %s with %s", path.name, name)
-        final: Update[Result] | None = None
+            paths = _paths(audio)
+            if not paths:
+                yield (NO_RECORDING, "", [], None, [], None, _picker(None), None, None)
+                return
+            try:
+                options, chosen = _options(language, task, target_language, word_timestamps,
+                                           formats, beam_size, batch_size, vad, long_audio)
+            except InvalidOptionError as invalid:
+                yield (view.failure(invalid, stage="checking the options",
+                                    cache_dir=self.studio.layout.root),
+                       "", [], None, [], None, _picker(None), None, None)
+                return
+            name = (model or "").strip() or self.studio.settings.default_model
+            log.info("transcribing %s with %s", ", ".join(p.name for p in paths), name)
+            yield from self._run(Batch(paths), name, options, chosen, progress, cancel)
+        finally:
+            self._release_cancel(key, cancel)
+
+    def _run(self, batch: Batch, model: str, options: TranscriptionOptions,
+             formats: Sequence[str], progress: gr.Progress,
+             cancel: threading.Event) -> Iterator[tuple[Any, ...]]:
+        folder = self._run_folder(formats)
+        write: Writer = functools.partial(self._write, folder, formats)
+        final: Update[None] | None = None
+        shown_rows: list[list[str]] | None = None
+        bar = 0.0  # never moves back (news of a file that just failed may arrive late)
         # closing() makes the hand-over explicit: when Gradio closes this generator (the
         # page went away), the job's generator is closed too, and that cancels the work
         with contextlib.closing(run_job(
-            lambda say: self.studio.transcribe_file(path, name, options, progress=say),
-            heartbeat_s=self.heartbeat_s,
+            lambda say: batch.run(self.studio, model, options, say, write),
+            heartbeat_s=self.heartbeat_s, cancel=cancel,
         )) as updates:
             for update in updates:
-                if not update.done:
-                    progress(view.overall_fraction(update.stage, update.fraction),
-                             desc=update.stage_text)
-                    yield (view.working(update.stage_text, update.elapsed_s,
-                                        update.stage_elapsed_s, update.notes,
-                                        subject=path.name),
-                           gr.skip(), gr.skip(), gr.skip(), gr.skip())
                 final = update
+                if update.done:
+                    break
+                status, bar = self._working(batch, update, bar)
+                progress(bar, desc=update.stage_text)
+                rows = view.results_rows(batch.outcomes())
+                yield (status, SKIP, SKIP, SKIP, rows if rows != shown_rows else SKIP,
+                       SKIP, SKIP, SKIP, SKIP)
+                shown_rows = rows
         assert final is not None and final.done  # noqa: S101 - run_job always ends so
-        if final.error is not None or final.result is None:
-            yield self._failed(final, path.name), "", [], None, None
-            return
-        result = final.result
-        try:
-            files = self._write_outputs(result, path, chosen)
-        except Exception as exc:  # noqa: BLE001 - the transcript is shown even so
-            error = as_studio_error(exc)
-            log.error("writing the outputs failed", exc_info=exc)
-            status = view.failure(error, stage="writing the download files", cache_dir=cache,
-                                  subject=path.name)
-            yield (status + "\nThe transcript below is complete; copy it from the box.",
-                   result.transcript.text, view.segment_rows(result.transcript), None,
-                   _played(path, result))
-            return
-        status = view.success(result.transcript, subject=path.name, device=result.device,
-                              engine=result.engine, elapsed_s=result.elapsed_s, files=files,
-                              notes=final.notes)
-        log.info("%s", status.replace("\n", " | "))
-        yield (status, result.transcript.text, view.segment_rows(result.transcript),
-               [str(f) for f in files] or None, _played(path, result))
+        batch.finish(final.error)
+        zip_path, zip_problem = self._zip(folder, batch.outcomes())
+        run = RunView(batch.outcomes(), zip_path)
+        status = self._summary(batch, run, final) + zip_problem
+        log.info("%s", status.splitlines()[0])
+        shown = run.first_shown()
+        yield (status, *self._shown(shown),
+               view.results_rows(run.files), str(zip_path) if zip_path else None,
+               _picker(run, shown), _played(shown), run)
+
+    def _working(self, batch: Batch, update: Update[None],
+                 floor: float) -> tuple[str, float]:
+        """The status text and the overall bar (at least ``floor``) while the job runs."""
+        files = batch.outcomes()
+        finished = sum(f.state not in (FileState.WAITING, FileState.RUNNING) for f in files)
+        index = batch.current()
+        within = view.overall_fraction(update.stage, update.fraction) if index is not None \
+            else 0.0
+        overall = max(floor, (finished + within) / batch.count)
+        if batch.count == 1:
+            return view.working(update.stage_text, update.elapsed_s, update.stage_elapsed_s,
+                                update.notes, subject=files[0].name), overall
+        name = files[index].name if index is not None else None
+        return view.batch_working(
+            update.stage_text, update.elapsed_s, update.stage_elapsed_s, update.notes,
+            position=index + 1 if index is not None else None, count=batch.count, name=name,
+            finished=finished, overall=overall), overall
+
+    def _summary(self, batch: Batch, run: RunView, final: Update[None]) -> str:
+        """The status box when the job has ended: done, failed or cancelled."""
+        zip_name = run.zip_path.name if run.zip_path else None
+        if isinstance(final.error, JobCancelled):
+            log.info("%s: cancelled while %s", ", ".join(f.name for f in run.files),
+                     final.failed_stage_text)
+            return view.cancelled(run.files, stage=final.failed_stage_text,
+                                  elapsed_s=final.elapsed_s, zip_name=zip_name)
+        failures = [self._failure_text(f) for f in batch.failures()]
+        if final.error is not None and not any(f.error is final.error
+                                               for f in batch.failures()):
+            failures.insert(0, self._failed(final, None))  # stopped before any file
+        only = run.files[0]
+        if batch.count > 1:
+            return view.batch_summary(run.files, failures, elapsed_s=final.elapsed_s,
+                                      zip_name=zip_name, notes=final.notes)
+        if only.state is not FileState.DONE or only.result is None:
+            text = "\n\n".join(failures) or f"✗ {only.name}: {only.state.value}"
+            if only.result is not None:  # only its download files failed
+                text += "\nThe transcript below is complete; copy it from the box."
+            return text
+        return view.success(only.result.transcript, subject=only.name,
+                            device=only.result.device, engine=only.result.engine,
+                            elapsed_s=only.result.elapsed_s, files=only.files,
+                            notes=final.notes)
+
+    def _failure_text(self, failure: Failure) -> str:
+        return view.failure(as_studio_error(failure.error), stage=failure.stage,
+                            cache_dir=self.studio.layout.root, subject=failure.name,
+                            notes=failure.notes)
 
     def _failed(self, final: Update[Any], subject: str | None) -> str:
         error = as_studio_error(final.error or RuntimeError("the job ended without a result"))
@@ -154,13 +233,91 @@ class StudioUI:
                             cache_dir=self.studio.layout.root,
                             subject=subject, notes=final.notes)
 
-    def _write_outputs(self, result: Result, source: Path, formats: Sequence[str]) -> list[Path]:
+    def _run_folder(self, formats: Sequence[str]) -> Path:
+        """This run's own folder for download files (made when the first is written)."""
+        if formats:
+            self._forget_old_outputs()
+        return self.outputs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+    def _write(self, folder: Path, formats: Sequence[str], result: Result,
+               stem: str) -> list[Path]:
         if not formats:
             return []
-        self._forget_old_outputs()
-        folder = self.outputs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        return self.studio.write_outputs(result.transcript, folder, source.stem, formats,
+        return self.studio.write_outputs(result.transcript, folder, stem, formats,
                                          users_folder=False)
+
+    def _zip(self, folder: Path, files: Sequence[FileOutcome]) -> tuple[Path | None, str]:
+        """The zip of every output of the run, and a line for the status box if it failed."""
+        outputs = [path for f in files for path in f.files]
+        if not outputs:
+            return None, ""
+        target = folder / f"stt-studio-{folder.name.rsplit('-', 1)[0]}.zip"
+        notes: list[ProgressEvent] = []
+        try:
+            with job_progress.job(notes.append):  # the retrier's notes (a locked zip)
+                path = write_zip(target, outputs, self.studio.retrier, self.studio.layout.root)
+        except Exception as exc:  # noqa: BLE001 - each file is still downloadable alone
+            log.error("writing the zip of all outputs failed", exc_info=exc)
+            path = None
+            notes.append(ProgressEvent(None, note=Note(NoteKind.WARNING, (
+                "no zip of all outputs (each file can still be downloaded alone): "
+                f"{as_studio_error(exc).render().splitlines()[0]}"))))
+        return path, "".join(f"\n  ! {e.note.text}" for e in notes if e.note is not None)
+
+    # -- showing one file of the run -------------------------------------------------
+    def show_file(self, run: RunView | None, evt: gr.SelectData) -> tuple[Any, ...]:
+        """A click on a row of the results table: (transcript, segments, downloads,
+        played, picker) of that file."""
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if run is None or not isinstance(row, int) or not 0 <= row < len(run.files):
+            return (SKIP,) * 5
+        outcome = run.files[row]
+        return (*self._shown(outcome), _played(outcome), gr.update(value=outcome.name))
+
+    def pick_file(self, run: RunView | None, name: str | None) -> tuple[Any, ...]:
+        """The file picker: (transcript, segments, downloads, played) of the chosen file."""
+        outcome = run.find(name) if run is not None else None
+        if outcome is None:
+            return (SKIP,) * 4
+        return (*self._shown(outcome), _played(outcome))
+
+    @staticmethod
+    def _shown(outcome: FileOutcome | None) -> tuple[str, list[list[str]], list[str] | None]:
+        if outcome is None or outcome.result is None:
+            return "", [], None
+        transcript = outcome.result.transcript
+        return (view.transcript_text(transcript), view.segment_rows(transcript),
+                [str(f) for f in outcome.files] or None)
+
+    # -- Cancel ------------------------------------------------------------------------
+    def arm(self, request: gr.Request | None = None) -> tuple[Any, Any]:
+        """Transcribe was pressed: a fresh cancel switch for this page; swap the buttons."""
+        with self._cancels_lock:
+            self._cancels[_session_key(request)] = threading.Event()
+        return gr.update(interactive=False), gr.update(interactive=True, value=CANCEL_LABEL)
+
+    def cancel(self, request: gr.Request | None = None) -> Any:
+        """Cancel: the page's running job stops at its next checkpoint."""
+        with self._cancels_lock:
+            event = self._cancels.get(_session_key(request))
+        if event is not None:
+            log.info("cancel requested")
+            event.set()
+        return gr.update(interactive=False, value=CANCELLING_LABEL)
+
+    @staticmethod
+    def disarm() -> tuple[Any, Any]:
+        """The job ended: Transcribe is ready again, Cancel is not needed."""
+        return gr.update(interactive=True), gr.update(interactive=False, value=CANCEL_LABEL)
+
+    def _claim_cancel(self, key: str) -> threading.Event:
+        with self._cancels_lock:  # armed by the button; an API call makes its own
+            return self._cancels.setdefault(key, threading.Event())
+
+    def _release_cancel(self, key: str, event: threading.Event) -> None:
+        with self._cancels_lock:
+            if self._cancels.get(key) is event:
+                del self._cancels[key]
 
     def _forget_old_outputs(self) -> None:
         if not self.outputs_root.is_dir():
@@ -312,8 +469,56 @@ class StudioUI:
         yield final.result.render()
 
 
-def _played(path: Path, result: Result) -> Played:
-    return Played(str(path), tuple((s.start_s, s.end_s) for s in result.transcript.segments))
+def _played(outcome: FileOutcome | None) -> Played | None:
+    if outcome is None or outcome.result is None:
+        return None
+    return Played(str(outcome.path),
+                  tuple((s.start_s, s.end_s) for s in outcome.result.transcript.segments))
+
+
+def _session_key(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "") if request is not None else ""
+
+
+def _paths(audio: str | Sequence[str] | None) -> list[Path]:
+    """The uploaded files as paths: one (the microphone, an API call) or several."""
+    if not audio:
+        return []
+    items = [audio] if isinstance(audio, (str, Path)) else list(audio)
+    return [Path(str(item)) for item in items if item]
+
+
+def _options(language: str | None, task: str, target_language: str | None,
+             word_timestamps: bool, formats: Sequence[str] | None, beam_size: float,
+             batch_size: float, vad: bool, long_audio: str,
+             ) -> tuple[TranscriptionOptions, list[str]]:
+    """The controls' values as options and formats; InvalidOptionError says what is wrong."""
+    try:
+        options = TranscriptionOptions(
+            language=None if language in (None, "", view.AUTO_LANGUAGE) else language,
+            task=Task(task or Task.TRANSCRIBE.value),
+            target_language=target_language or None,
+            word_timestamps=bool(word_timestamps),
+            beam_size=int(beam_size),
+            batch_size=int(batch_size),
+            vad=bool(vad),
+            long_audio=LongAudio(long_audio or LongAudio.AUTO.value),
+        )
+        chosen = list(formats or ())
+        unknown = [f for f in chosen if f not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown output format(s): {', '.join(unknown)}")
+    except (ValueError, TypeError, AttributeError) as exc:  # API callers send anything
+        raise InvalidOptionError(f"{exc}" if isinstance(exc, ValueError) else
+                                 f"an option has the wrong type ({exc})") from exc
+    return options, chosen
+
+
+def _picker(run: RunView | None, shown: FileOutcome | None = None) -> Any:
+    """The "show file" dropdown: the run's files, visible when there are several."""
+    names = [f.name for f in run.files] if run is not None else []
+    return gr.update(choices=names, value=shown.name if shown else None,
+                     visible=len(names) > 1)
 
 
 @functools.lru_cache(maxsize=2)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stt_studio.domain import EngineKind, ModelSpec, Note, NoteKind, Stage, Transcript
+from stt_studio.entrypoints.ui_batch import FileOutcome, FileState
 from stt_studio.errors import StudioError
+from stt_studio.formats import render
 
 AUTO_LANGUAGE = "auto"
 WAIT_HINT = (
@@ -127,6 +129,25 @@ def segment_rows(transcript: Transcript) -> list[list[str]]:
     return [[clock(s.start_s), clock(s.end_s), s.text.strip()] for s in transcript.segments]
 
 
+def transcript_text(transcript: Transcript) -> str:
+    """The transcript box: the TXT download's paragraphs (a new one after each long pause)."""
+    return render(transcript, "txt").strip()
+
+
+def _file_status(outcome: FileOutcome) -> str:
+    if outcome.state is FileState.FAILED:
+        return f"failed: {outcome.reason}" if outcome.reason else "failed"
+    if outcome.state is FileState.RUNNING:
+        return "working…"
+    return str(outcome.state.value)
+
+
+def results_rows(files: Sequence[FileOutcome]) -> list[list[str]]:
+    """The results table: file, duration, status (done / failed: why / cancelled / not run)."""
+    return [[f.name, duration(f.duration_s) if f.duration_s is not None else "—",
+             _file_status(f)] for f in files]
+
+
 #: where each stage puts the overall bar, and how much of the bar it spans
 _STAGE_SPAN: dict[Stage, tuple[float, float]] = {
     Stage.STARTING: (0.0, 0.0),
@@ -154,6 +175,78 @@ def working(stage: str, elapsed_s: float, stage_elapsed_s: float,
     lines.extend(f"  ! {n.text}" for n in notes[-5:])
     if stage_elapsed_s >= 60:
         lines.append(WAIT_HINT)
+    return "\n".join(lines)
+
+
+def batch_working(stage: str, elapsed_s: float, stage_elapsed_s: float,
+                  notes: Sequence[Note] = (), *, position: int | None, count: int,
+                  name: str | None, finished: int, overall: float) -> str:
+    """The status box while several files run: this file's stage, then the whole run."""
+    where = f"file {position} of {count}: {name} — {stage}" if position else stage
+    lines = [f"⏳ {where} ({duration(elapsed_s)})",
+             f"  overall: {finished} of {count} files finished · {overall:.0%}"]
+    lines.extend(f"  ! {n.text}" for n in notes[-5:])
+    if stage_elapsed_s >= 60:
+        lines.append(WAIT_HINT)
+    return "\n".join(lines)
+
+
+def _names(files: Sequence[FileOutcome]) -> str:
+    return ", ".join(f.name for f in files)
+
+
+def _of_state(files: Sequence[FileOutcome], *states: FileState) -> list[FileOutcome]:
+    return [f for f in files if f.state in states]
+
+
+def _speed_line(done: Sequence[FileOutcome], elapsed_s: float) -> str:
+    audio_s = sum(f.duration_s or 0.0 for f in done)
+    speed = audio_s / elapsed_s if elapsed_s > 0 else 0.0
+    return (f"  audio: {duration(audio_s)} · took {duration(elapsed_s)} · "
+            f"{speed:.1f}× real time")
+
+
+def batch_summary(files: Sequence[FileOutcome], failures: Sequence[str], *, elapsed_s: float,
+                  zip_name: str | None, notes: Sequence[Note] = ()) -> str:
+    """The status box after a run of several files: the total, each file, each failure."""
+    done = _of_state(files, FileState.DONE)
+    failed = _of_state(files, FileState.FAILED)
+    head = (f"✓ Transcribed {len(done)} files" if not failed and len(done) == len(files) else
+            f"✗ {len(failed)} of {len(files)} files failed; {len(done)} transcribed")
+    lines = [head, _speed_line(done, elapsed_s)]
+    first = next((f.result for f in done if f.result is not None), None)
+    if first is not None:
+        lines.append(f"  model: {first.transcript.model} ({first.engine}) on {first.device}")
+    for f in files:
+        mark = "✓" if f.state is FileState.DONE else "✗"
+        length = f" · {duration(f.duration_s)}" if f.duration_s is not None else ""
+        lines.append(f"  {mark} {f.name}{length} · {_file_status(f)}")
+    if zip_name:
+        lines.append(f"  download: every output of the finished files in {zip_name}")
+    lines.extend(_retry_note(notes))
+    for text in failures:
+        lines.extend(["", text])
+    return "\n".join(lines)
+
+
+def cancelled(files: Sequence[FileOutcome], *, stage: str, elapsed_s: float,
+              zip_name: str | None) -> str:
+    """The status box after Cancel: what finished (and stays), what stopped, what never ran."""
+    stopped = _of_state(files, FileState.CANCELLED)
+    where = f" ({_names(stopped)})" if stopped else ""
+    lines = [f"⏹ Cancelled while {stage.rstrip('…. ')}{where}, after {duration(elapsed_s)}."]
+    groups = (
+        (_of_state(files, FileState.DONE), "finished", "their outputs stay downloadable"),
+        (_of_state(files, FileState.FAILED), "failed", "see the results table"),
+        (stopped, "stopped", "nothing was written for it"),
+        (_of_state(files, FileState.NOT_RUN), "not run", ""),
+    )
+    for group, label, after in groups:
+        if group:
+            lines.append(f"  {label}: {_names(group)}" + (f" — {after}" if after else ""))
+    if zip_name:
+        lines.append(f"  download: every output of the finished files in {zip_name}")
+    lines.append("Ready for the next job: press Transcribe to start one.")
     return "\n".join(lines)
 
 

@@ -1,7 +1,9 @@
 """Output formats: pure functions of a Transcript (no I/O here).
 
-Subtitle timestamps are computed in integer milliseconds, as openai/whisper
-does, so rounding never makes a cue end before it starts.
+SRT and VTT carry readable cues (:mod:`.cues`), TXT paragraphs broken at long
+pauses (:mod:`.paragraphs`), both shaped by a :class:`SubtitleLayout`; JSON and
+CSV keep the segments and words as recognised. Subtitle timestamps are integer
+milliseconds (:mod:`.timing`), so rounding never makes a cue end before it starts.
 """
 
 from __future__ import annotations
@@ -10,85 +12,53 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from stt_studio.domain import Transcript
+from stt_studio.formats.cues import Cue, build_cues
+from stt_studio.formats.layout import DEFAULT_LAYOUT, SubtitleLayout
+from stt_studio.formats.paragraphs import paragraphs
+from stt_studio.formats.timing import timestamp, to_ms
+
+__all__ = [
+    "DEFAULT_LAYOUT", "FORMATS", "FORMATTERS", "Cue", "SubtitleLayout", "build_cues",
+    "paragraphs", "parse_formats", "render", "timestamp", "to_csv", "to_dict", "to_json",
+    "to_ms", "to_srt", "to_txt", "to_vtt",
+]
 
 FORMATS = ("txt", "srt", "vtt", "json", "csv")
 
 
-@dataclass(frozen=True, slots=True)
-class SubtitleLayout:
-    """How subtitle cues and TXT paragraphs are shaped.
-
-    max_line_chars: characters a subtitle line holds at most (42: Netflix, BBC).
-    max_lines: lines a cue holds at most.
-    max_cue_s: seconds a cue stays on screen at most.
-    paragraph_pause_s: a pause at least this long starts a new TXT paragraph.
-    """
-
-    max_line_chars: int = 42
-    max_lines: int = 2
-    max_cue_s: float = 7.0
-    paragraph_pause_s: float = 2.0
-
-    def __post_init__(self) -> None:
-        if not 10 <= self.max_line_chars <= 200:
-            raise ValueError("max_line_chars must be between 10 and 200")
-        if not 1 <= self.max_lines <= 5:
-            raise ValueError("max_lines must be between 1 and 5")
-        if not 1.0 <= self.max_cue_s <= 60.0:
-            raise ValueError("max_cue_s must be between 1 and 60 seconds")
-        if self.paragraph_pause_s <= 0:
-            raise ValueError("paragraph_pause_s must be > 0 seconds")
+def _cue_text(cue: Cue) -> str:
+    """The cue's lines without "-->", which would read as a new timing line."""
+    text = cue.text
+    while "-->" in text:  # once is not enough: "--->" becomes "-->"
+        text = text.replace("-->", "->")
+    return text
 
 
-def to_ms(seconds: float) -> int:
-    return max(0, round(seconds * 1000))
+def to_txt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
+    """Paragraphs separated by a blank line, a new one after each long pause."""
+    return "\n\n".join(paragraphs(transcript, layout)) + "\n"
 
 
-def timestamp(ms: int, *, decimal_marker: str, always_hours: bool = True) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    head = f"{hours:02d}:" if always_hours or hours else ""
-    return f"{head}{minutes:02d}:{seconds:02d}{decimal_marker}{millis:03d}"
-
-
-def _cues(transcript: Transcript) -> list[tuple[int, int, str]]:
-    """Non-empty segments as (start_ms, end_ms, text) with end > start."""
-    cues = []
-    for seg in transcript.segments:
-        # a blank line inside a cue would end it early (text lost, or a broken file)
-        text = " ".join(seg.text.split())
-        if not text:
-            continue
-        start = to_ms(seg.start_s)
-        end = max(to_ms(seg.end_s), start + 1)
-        cues.append((start, end, text.replace("-->", "->")))
-    return cues
-
-
-def to_txt(transcript: Transcript) -> str:
-    return transcript.text.strip() + "\n"
-
-
-def to_srt(transcript: Transcript) -> str:
+def to_srt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
     out = io.StringIO()
-    for index, (start, end, text) in enumerate(_cues(transcript), start=1):
-        out.write(f"{index}\n")
-        out.write(f"{timestamp(start, decimal_marker=',')} --> {timestamp(end, decimal_marker=',')}\n")
-        out.write(f"{text}\n\n")
+    for index, cue in enumerate(build_cues(transcript, layout), start=1):
+        start = timestamp(cue.start_ms, decimal_marker=",")
+        end = timestamp(cue.end_ms, decimal_marker=",")
+        out.write(f"{index}\n{start} --> {end}\n{_cue_text(cue)}\n\n")
     return out.getvalue()
 
 
-def to_vtt(transcript: Transcript) -> str:
+def to_vtt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
     out = io.StringIO()
     out.write("WEBVTT\n\n")
-    for start, end, text in _cues(transcript):
-        out.write(f"{timestamp(start, decimal_marker='.')} --> {timestamp(end, decimal_marker='.')}\n")
+    for cue in build_cues(transcript, layout):
+        start = timestamp(cue.start_ms, decimal_marker=".")
+        end = timestamp(cue.end_ms, decimal_marker=".")
         # "<" starts a tag and "&" an entity in WebVTT cue text: a player would eat them
-        out.write(f"{text.replace('&', '&amp;').replace('<', '&lt;')}\n\n")
+        text = _cue_text(cue).replace("&", "&amp;").replace("<", "&lt;")
+        out.write(f"{start} --> {end}\n{text}\n\n")
     return out.getvalue()
 
 
@@ -128,12 +98,13 @@ def to_csv(transcript: Transcript) -> str:
     return out.getvalue()
 
 
-FORMATTERS: dict[str, Callable[[Transcript], str]] = {
+#: each format's writer; the layout shapes TXT, SRT and VTT, JSON and CSV are as recognised
+FORMATTERS: dict[str, Callable[[Transcript, SubtitleLayout], str]] = {
     "txt": to_txt,
     "srt": to_srt,
     "vtt": to_vtt,
-    "json": to_json,
-    "csv": to_csv,
+    "json": lambda transcript, _layout: to_json(transcript),
+    "csv": lambda transcript, _layout: to_csv(transcript),
 }
 
 
@@ -155,5 +126,6 @@ def parse_formats(spec: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def render(transcript: Transcript, fmt: str) -> str:
-    return FORMATTERS[fmt](transcript)
+def render(transcript: Transcript, fmt: str, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
+    """``transcript`` in format ``fmt`` (KeyError when unknown: see :func:`parse_formats`)."""
+    return FORMATTERS[fmt](transcript, layout)
