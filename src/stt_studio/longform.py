@@ -67,7 +67,9 @@ def choose(info: ModelInfo, spec: ModelSpec, options: TranscriptionOptions,
         overlap_s = 0.0  # as faster-whisper's pipeline: VAD cuts at its last pause
     else:
         overlap_s = SEAM_OVERLAP_S
-    span_s = max_piece_s or info.max_window_s or settings.long_audio_window_s
+    # speech regions no longer than a piece's own part, so only continuous speech is cut
+    span_s = (max_piece_s - 2 * overlap_s if max_piece_s is not None
+              else info.max_window_s or settings.long_audio_window_s)
     speech = partial(vad.detect_speech, max_span_s=span_s) if options.vad else vad.whole
     return Plan(block_s=settings.block_s, max_piece_s=max_piece_s, overlap_s=overlap_s,
                 batched=max_piece_s is not None, local_attention=local, speech=speech)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,6 @@ import pytest
 import srt
 import webvtt
 
-from stt_studio.entrypoints.cli import _output_stems
 from tests.conftest import SHARED_AUDIO
 
 SCRIPT = Path(sys.executable).parent / "stt-studio"
@@ -35,18 +35,6 @@ def run_cli(*args: str | Path, cache: Path, cwd: Path | None = None,
     assert SCRIPT.is_file(), f"console script not installed at {SCRIPT}"
     return subprocess.run([str(SCRIPT), *map(str, args)], env=env, cwd=cwd or cache.parent,
                           capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def test_output_stems_never_collide():
-    # (pure helper, checked here because the CLI is its only user)
-    inputs = [Path("a/p001.wav"), Path("a/p001.flac"), Path("b/p001.wav"), Path("c/P001.WAV"),
-              Path("solo.mp3"), Path("p001_wav")]
-    stems = _output_stems(inputs)
-    assert len({s.lower() for s in stems}) == len(inputs)
-    assert stems[:2] == ["p001_wav", "p001_flac"]
-    assert stems[4] == "solo"
-    assert _output_stems([Path("A.wav"), Path("a.mp3")]) == ["A_wav", "a_mp3"]
-    assert _output_stems([Path("x.wav")]) == ["x"]
 
 
 @pytest.mark.slow
@@ -72,17 +60,28 @@ def test_transcribe_writes_every_format(cache, tmp_path):
 
 @pytest.mark.slow
 def test_one_bad_file_does_not_stop_the_others(cache, tmp_path):
-    out = tmp_path / "out"
-    proc = run_cli("transcribe", CORRUPT, JFK, "--format", "txt,srt", "--output-dir", out,
+    out, folder = tmp_path / "out", tmp_path / "in"
+    folder.mkdir()
+    shutil.copyfile(JFK, folder / "jfk.flac")
+    shutil.copyfile(CORRUPT, folder / "evil_copy.wav")  # inside a folder too
+    proc = run_cli("transcribe", CORRUPT, folder, "--format", "txt,srt", "--output-dir", out,
                    cache=cache)
     assert proc.returncode == 1
-    assert (out / "jfk.txt").is_file() and (out / "jfk.srt").is_file()
-    assert not (out / "evil_corrupt.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["jfk.srt", "jfk.txt"]
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.count("Cannot read the audio") == 1
+    assert proc.stderr.count("Cannot read the audio") == 4  # a report and a summary row each
     assert f"Cannot read the audio: the file could not be decoded: {CORRUPT}" in proc.stderr
     assert "What to do:" in proc.stderr
-    assert "1 of 2 file(s) failed" in proc.stderr
+    assert "2 of 3 file(s) failed" in proc.stderr
+    rows = {line.split()[0]: line for line in proc.stderr.splitlines()
+            if line.startswith((str(CORRUPT), str(folder)))}
+    assert rows[str(CORRUPT)].endswith(
+        f" failed: Cannot read the audio: the file could not be decoded: {CORRUPT}")
+    assert rows[str(folder / "evil_copy.wav")].endswith(
+        f"failed: Cannot read the audio: the file could not be decoded: {folder / 'evil_copy.wav'}")
+    assert re.fullmatch(rf"{re.escape(str(folder / 'jfk.flac'))} +0:11 +\d+\.\d s +\d+\.\d× +done",
+                        rows[str(folder / "jfk.flac")])
+    assert "1 done, 2 failed: 0:11 of audio in" in proc.stderr
 
 
 @pytest.mark.slow

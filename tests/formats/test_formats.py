@@ -1,9 +1,11 @@
 """Output formats, checked with real parsers (srt, webvtt-py, json, csv).
 
-The subtitle writers are checked by parsing what they wrote and comparing each
-cue with the transcript's segments (times within rounding, the same words);
+The subtitle writers are checked by parsing what they wrote and comparing the
+cues with the transcript (:mod:`tests.formats.cuecheck`: the same words once and
+in order, times from the words or inside their segment, the layout's limits);
 the same check run on a corrupted copy of our output must complain, which
-proves it would notice a broken writer.
+proves it would notice a broken writer. How cues are cut is tested in
+test_cues.py, TXT paragraphs in test_paragraphs.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from webvtt.errors import MalformedCaptionError, MalformedFileError
 from stt_studio.domain import Segment, Transcript, Word
 from stt_studio.formats import (
     FORMATS,
+    SubtitleLayout,
     parse_formats,
     render,
     timestamp,
@@ -33,6 +36,7 @@ from stt_studio.formats import (
     to_txt,
     to_vtt,
 )
+from tests.formats.cuecheck import ParsedCue, cue_problems
 
 SEGMENTS = (
     Segment(0.0, 1.9995, "Hello there, world.",
@@ -56,15 +60,19 @@ TRANSCRIPT = Transcript(
 )
 EMPTY = Transcript(text="", language=None, duration_s=0.0, model="tiny.en", segments=())
 
-# (start_ms, end_ms, text) that the cues must carry
+# (start_ms, end_ms, text) that the cues must carry: a sentence a cue; the segment
+# without words that lasts 61 s shares its time among its words by their characters,
+# and each word then lasts longer than the 7 s a cue may, so each is a cue of its own
 EXPECTED_CUES = [
     (0, 2000, "Hello there, world."),
     (2250, 4000, 'She said "yes", then left.'),
     (60000, 61000, "Über café naïve — 你好"),
-    (3600000, 3661043, "Past the first hour."),
+    (3600000, 3615260, "Past"),
+    (3615260, 3627469, "the"),
+    (3627469, 3645782, "first"),
+    (3645782, 3661043, "hour."),
     (4000000, 4000001, "Zero-length cue."),
-    (5000123, 5001456, "a -> b"),
-    (5002000, 5003000, "first line second line"),
+    (5000123, 5003000, "a -> b first line second line"),  # two short pieces, 0.5 s apart
 ]
 
 
@@ -84,31 +92,8 @@ def parse_vtt(text: str) -> list[tuple[int, int, str]]:
 
 
 def cue_mismatches(cues: list[tuple[int, int, str]], transcript: Transcript) -> list[str]:
-    """Where parsed cues disagree with the transcript's spoken segments, in words.
-
-    Independent of the writer's code: a cue starts within half a millisecond of
-    its segment, ends after it starts (a zero-length segment lasts 1 ms) and
-    within half a millisecond of the segment's end otherwise, and carries the
-    segment's words (a literal "-->" may be written "->").
-    """
-    spoken = [seg for seg in transcript.segments if seg.text.strip()]
-    problems = []
-    if len(cues) != len(spoken):
-        problems.append(f"{len(cues)} cue(s) for {len(spoken)} spoken segment(s)")
-    for number, ((start_ms, end_ms, text), seg) in enumerate(zip(cues, spoken), start=1):
-        want_start_ms = seg.start_s * 1000
-        want_end_ms = max(seg.end_s * 1000, start_ms + 1)
-        if abs(start_ms - want_start_ms) > 0.5 + 1e-6:
-            problems.append(f"cue {number} starts at {start_ms} ms, not {want_start_ms:.1f}")
-        if not end_ms > start_ms:
-            problems.append(f"cue {number} ends at {end_ms} ms, not after its start")
-        elif abs(end_ms - want_end_ms) > 0.5 + 1e-6 and end_ms != start_ms + 1:
-            problems.append(f"cue {number} ends at {end_ms} ms, not {want_end_ms:.1f}")
-        if text.split() != seg.text.replace("-->", "->").split():
-            problems.append(f"cue {number} says {text!r}, not {seg.text!r}")
-        if any(not line.strip() for line in text.splitlines()):
-            problems.append(f"cue {number} holds a blank line (players end the cue there)")
-    return problems
+    """Where parsed cues break a rule of readable subtitles, in words (default layout)."""
+    return cue_problems([ParsedCue(*cue) for cue in cues], transcript)
 
 
 def srt_mismatches(text: str, transcript: Transcript) -> list[str]:
@@ -193,7 +178,7 @@ def test_srt_parses_with_the_srt_package_and_carries_the_cues():
 
 @pytest.mark.parametrize("transcript", [TRANSCRIPT, EMPTY, *GENERATED],
                          ids=["fixed", "empty", *(f"generated-{n}" for n in range(3))])
-def test_our_srt_carries_each_segment_as_a_cue(transcript):
+def test_our_srt_carries_the_words_as_readable_cues(transcript):
     assert srt_mismatches(to_srt(transcript), transcript) == []
 
 
@@ -242,7 +227,7 @@ def test_vtt_parses_with_webvtt_and_carries_the_cues():
 
 @pytest.mark.parametrize("transcript", [TRANSCRIPT, EMPTY, *GENERATED],
                          ids=["fixed", "empty", *(f"generated-{n}" for n in range(3))])
-def test_our_vtt_carries_each_segment_as_a_cue(transcript):
+def test_our_vtt_carries_the_words_as_readable_cues(transcript):
     assert vtt_mismatches(to_vtt(transcript), transcript) == []
 
 
@@ -252,9 +237,11 @@ VTT_CORRUPTIONS = {
     "marker": lambda t: t.replace("01:01:01.043", "01:01:01,043", 1),
     "arrow": lambda t: t.replace(" --> ", " -> ", 1),  # webvtt skips such a block
     "one-ms-early": lambda t: t.replace("01:01:01.043", "01:01:01.042", 1),
-    "lost-cue": lambda t: t.replace("01:00:00.000 --> 01:01:01.043\nPast the first hour.\n\n",
-                                    "", 1),
-    "word": lambda t: t.replace("Past the first hour.", "Past the first day.", 1),
+    "lost-cue": lambda t: t.replace("01:00:45.782 --> 01:01:01.043\nhour.\n\n", "", 1),
+    "word": lambda t: t.replace("\nhour.\n", "\nday.\n", 1),
+    # two words in one 30 s cue: longer than a cue may last
+    "merged-cues": lambda t: t.replace("01:00:27.469\nthe\n\n01:00:27.469 --> 01:00:45.782\nfirst",
+                                       "01:00:45.782\nthe first", 1),
     "unescaped-tag": lambda t: t.replace("x &lt;b> y", "x <b> y", 1),
     "unescaped-entity": lambda t: t.replace("R&amp;amp;D", "R&amp;D", 1),
 }
@@ -342,8 +329,11 @@ def test_csv_of_an_empty_transcript_is_just_the_header():
     assert list(csv.reader(io.StringIO(to_csv(EMPTY)))) == [["start", "end", "text"]]
 
 
-def test_txt():
-    assert to_txt(TRANSCRIPT) == TRANSCRIPT.text + "\n"
+def test_txt_is_the_segments_in_paragraphs_broken_at_long_pauses():
+    assert to_txt(TRANSCRIPT) == "\n\n".join([
+        'Hello there, world. She said "yes", then left.',
+        "Über café naïve — 你好", "Past the first hour.", "Zero-length cue.",
+        "a --> b first line second line"]) + "\n"
     assert to_txt(Transcript("  spaced  \n", "en", 1.0, "m", ())) == "spaced\n"
     assert to_txt(EMPTY) == "\n"
 
@@ -371,3 +361,12 @@ def test_render_dispatches_every_format():
         assert isinstance(out, str) and out.endswith("\n")
     with pytest.raises(KeyError):
         render(TRANSCRIPT, "docx")
+
+
+def test_render_passes_the_layout_to_subtitles_and_txt_only():
+    narrow = SubtitleLayout(max_line_chars=10, max_lines=1, paragraph_pause_s=10_000.0)
+    assert render(TRANSCRIPT, "srt", narrow) != render(TRANSCRIPT, "srt")
+    assert render(TRANSCRIPT, "vtt", narrow) != render(TRANSCRIPT, "vtt")
+    assert render(TRANSCRIPT, "txt", narrow).count("\n") == 1  # one paragraph
+    for fmt in ("json", "csv"):  # segments and words as recognised
+        assert render(TRANSCRIPT, fmt, narrow) == render(TRANSCRIPT, fmt)
