@@ -105,6 +105,8 @@ class Settings:
             retry=retry,
             model_ttl_s=ttl if ttl > 0 else None,
             hub_url=env.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
+            long_audio_window_s=_seconds(env, "STT_STUDIO_NEMO_WINDOW_S", 60.0),
+            block_s=_seconds(env, "STT_STUDIO_BLOCK_S", 600.0),
             host=env.get("STT_STUDIO_HOST", "127.0.0.1"),
             port=_port(env.get("STT_STUDIO_PORT", "7860")),
         )
