@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 import srt
@@ -28,7 +29,12 @@ def test_api_describes_audio_and_model_with_defaults(client):
     required = [p["parameter_name"] for p in endpoint["parameters"]
                 if not p["parameter_has_default"]]
     assert required == ["audio"]
-    assert [r["label"] for r in endpoint["returns"]][:2] == ["Status", "Transcript"]
+    assert [r["label"] for r in endpoint["returns"]] == ["Status", "Transcript", "Segments",
+                                                          "Downloads (the file shown)"]
+    many = info["named_endpoints"]["/transcribe_many"]
+    assert [p["parameter_name"] for p in many["parameters"]][:2] == ["audio", "model"]
+    assert [r["label"] for r in many["returns"]][4:] == [
+        "Results (click a row to show that file)", "All outputs (zip)", "Show file"]
 
 
 def test_transcribe_over_the_api(client, jfk):
@@ -66,3 +72,19 @@ def test_api_unknown_model_names_the_remedy(client, jfk):
                                 api_name="/transcribe")
     assert "Model not found: unknown model 'no-such-model'" in status
     assert "stt-studio models" in status
+
+
+def test_several_recordings_over_the_api(client, jfk):
+    """/transcribe_many: what the page's button calls, with a list of recordings."""
+    from gradio_client import handle_file
+
+    corrupt = SHARED_AUDIO / "D_awkward" / "evil_corrupt.wav"
+    status, transcript, _segments, files, results, zip_file, _picker = client.predict(
+        audio=[handle_file(str(jfk)), handle_file(str(corrupt))], model="tiny.en",
+        formats=["srt"], api_name="/transcribe_many")
+    assert status.startswith("✗ 1 of 2 files failed; 1 transcribed"), status
+    assert [row[2].split(":")[0] for row in results["data"]] == ["done", "failed"]
+    assert "fellow Americans" in transcript and [f.rsplit("/", 1)[1] for f in files] == \
+        ["jfk.srt"]
+    with zipfile.ZipFile(zip_file) as archive:
+        assert archive.namelist() == ["jfk.srt"]

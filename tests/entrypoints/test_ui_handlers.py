@@ -18,6 +18,7 @@ import time
 import wave
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
@@ -28,7 +29,7 @@ from stt_studio import errors, fsops, service
 from stt_studio.audio import decode
 from stt_studio.audio.decode import decode_file
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import SAMPLE_RATE_HZ, Audio, ProgressEvent, Stage, Task
+from stt_studio.domain import SAMPLE_RATE_HZ, Audio, LongAudio, ProgressEvent, Stage, Task
 from stt_studio.entrypoints import ui_handlers
 from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.ui_handlers import Played, StudioUI
@@ -102,11 +103,29 @@ def never_called(*_args, **_kwargs):
     raise AssertionError("the studio must not be called")
 
 
-def run(ui: StudioUI, **kwargs) -> list[tuple]:
-    outputs = list(ui.transcribe(**kwargs))
+class Out(NamedTuple):
+    """One yield of the transcribe handler, by name (ui_handlers.OUTPUTS)."""
+
+    status: Any
+    transcript: Any
+    segments: Any
+    downloads: Any
+    results: Any
+    zip: Any
+    picker: Any
+    played: Any
+    run: Any
+
+    @property
+    def main(self) -> tuple:
+        """What one recording shows: status, transcript, segments, downloads, played."""
+        return self.status, self.transcript, self.segments, self.downloads, self.played
+
+
+def run(ui: StudioUI, **kwargs) -> list[Out]:
+    outputs = [Out(*output) for output in ui.transcribe(**kwargs)]
     assert outputs, "the handler yielded nothing"
-    for output in outputs:
-        assert len(output) == 5  # status, transcript, segments, downloads, played
+    assert Out._fields == ui_handlers.OUTPUTS
     return outputs
 
 
@@ -125,7 +144,7 @@ def assert_lease_returned(studio) -> None:
 
 def assert_real_jfk_result(outputs, jfk: Path, srt_file: Path | None = None) -> None:
     """The final output is a success with tiny.en's transcript of JFK."""
-    status, text, rows, _files, played = outputs[-1]
+    status, text, rows, _files, played = outputs[-1].main
     assert status.startswith("✓ Transcribed jfk.flac\n"), status
     assert "model: tiny.en (whisper) on cpu" in status
     assert_jfk_transcript(text, rows, played, jfk, srt_file)
@@ -136,16 +155,16 @@ def assert_jfk_transcript(text: str, rows: list, played: Played | None, jfk: Pat
     """tiny.en's transcript of JFK, shown three ways that agree (box, table, player)."""
     assert "fellow americans" in text.lower() and "your country" in text.lower()
     assert rows and all(len(r) == 3 and all(isinstance(c, str) for c in r) for r in rows)
-    assert " ".join(r[2] for r in rows) == text
+    assert " ".join(r[2] for r in rows).split() == text.split()
     assert isinstance(played, Played) and played.audio_path == str(jfk)
     assert [[view.clock(a), view.clock(b)] for a, b in played.spans_s] == [r[:2] for r in rows]
     assert all(0.0 <= a <= b <= 11.05 for a, b in played.spans_s)
-    if srt_file is not None:
+    if srt_file is not None:  # the subtitles say the same words, in order, inside the speech
         cues = cues_of(srt_file)
-        assert [c.content for c in cues] == [r[2] for r in rows]
-        for cue, (start_s, end_s) in zip(cues, played.spans_s):
-            assert cue.start.total_seconds() == pytest.approx(start_s, abs=0.001)
-            assert cue.end.total_seconds() == pytest.approx(end_s, abs=0.001)
+        assert " ".join(c.content for c in cues).split() == text.split()
+        assert cues[0].start.total_seconds() >= played.spans_s[0][0] - 0.001
+        assert cues[-1].end.total_seconds() <= played.spans_s[-1][1] + 0.001
+        assert all(a.end <= b.start for a, b in zip(cues, cues[1:]))
 
 
 # -- every failure reaches the status box --------------------------------------------------
@@ -175,12 +194,21 @@ def test_every_error_reaches_the_status_text(real_ui, jfk, caplog, monkeypatch, 
     caplog.set_level(logging.INFO, logger="stt_studio")
     error = _raised(case)
 
-    def decode_file(path, **_kwargs):
+    def audio_stream(path, **_kwargs):  # opening the recording for decoding
         raise error
 
-    monkeypatch.setattr(service, "decode_file", decode_file)
+    monkeypatch.setattr(service, "AudioStream", audio_stream)
     outputs = run(real_ui, audio=str(jfk), model="tiny.en")
-    status, text, rows, files, played = outputs[-1]
+    status, text, rows, files, played = outputs[-1].main
+    assert (text, rows, files, played) == ("", [], None, None)
+    assert_lease_returned(real_ui.studio)  # the failed job let go of the model
+    logged = [r for r in error_records(caplog) if r.exc_info]
+    if case is errors.JobCancelled:  # asked for, not a failure: said so, no traceback
+        assert status.startswith("⏹ Cancelled while decoding audio (jfk.flac), after ")
+        assert "  stopped: jfk.flac — nothing was written for it" in status
+        assert logged == []
+        assert any("cancelled while decoding audio" in r.getMessage() for r in caplog.records)
+        return
     assert status.startswith("✗ Failed while decoding audio (jfk.flac)\n")
     if case is RuntimeError:
         assert "Unexpected error: RuntimeError: boom" in status
@@ -192,16 +220,10 @@ def test_every_error_reaches_the_status_text(real_ui, jfk, caplog, monkeypatch, 
         assert f"a remedy for {case.__name__}" in status
     assert str(real_ui.studio.layout.root) in status
     assert status.endswith("The full traceback is in the console log.")
-    assert (text, rows, files, played) == ("", [], None, None)
-    logged = [r for r in error_records(caplog) if r.exc_info]
-    if case is errors.JobCancelled:  # asked for, not a failure: no traceback
-        assert logged == []
-        assert any("cancelled while decoding audio" in r.getMessage() for r in caplog.records)
-    else:  # the console has the traceback of the very exception
-        assert len(logged) == 1 and logged[0].exc_info[1] is error
-        assert "Traceback (most recent call last)" in caplog.text
-        assert "in transcribe_file" in caplog.text
-    assert_lease_returned(real_ui.studio)  # the failed job let go of the model
+    # the console has the traceback of the very exception
+    assert len(logged) == 1 and logged[0].exc_info[1] is error
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "in transcribe_file" in caplog.text
 
 
 def test_a_failure_after_lock_retries_lists_them(fresh_layout, jfk, monkeypatch):
@@ -230,7 +252,7 @@ def test_no_recording_yet(ui, monkeypatch, audio):
     monkeypatch.setattr(ui.studio, "transcribe_file", never_called)
     outputs = run(ui, audio=audio, model="tiny.en")
     assert len(outputs) == 1
-    status, text, rows, files, played = outputs[0]
+    status, text, rows, files, played = outputs[0].main
     assert status.startswith("No recording yet: upload an audio or video file")
     assert (text, rows, files, played) == ("", [], None, None)
 
@@ -240,12 +262,14 @@ def test_no_recording_yet(ui, monkeypatch, audio):
     ({"formats": ["srt", "docx", "pdf"]}, "unknown output format(s): docx, pdf"),
     ({"language": "en-US"}, "language must be a code such as 'en', not 'en-US'"),
     ({"task": "summarize"}, "'summarize' is not a valid Task"),
-], ids=["beam", "format", "language", "task"])
+    ({"batch_size": 0}, "batch_size must be between 1 and 256"),
+    ({"long_audio": "sideways"}, "'sideways' is not a valid LongAudio"),
+], ids=["beam", "format", "language", "task", "batch", "long-audio"])
 def test_bad_options_are_explained_before_any_work(ui, jfk, monkeypatch, options, message):
     monkeypatch.setattr(ui.studio, "transcribe_file", never_called)
     outputs = run(ui, audio=str(jfk), model="tiny.en", **options)
     assert len(outputs) == 1
-    status, text, rows, files, played = outputs[0]
+    status, text, rows, files, played = outputs[0].main
     lines = status.splitlines()
     assert lines[0] == "✗ Failed while checking the options"
     assert f"Invalid option: {message}" in lines
@@ -262,7 +286,7 @@ def test_a_missing_beam_size_from_the_api_is_explained(ui, jfk, monkeypatch):
 def test_options_reach_the_studio_and_whisper_as_chosen(real_ui, jfk, monkeypatch):
     import faster_whisper
 
-    calls = count_calls(monkeypatch, real_ui.studio, "transcribe_file")  # the real one runs
+    calls = count_calls(monkeypatch, real_ui.studio, "transcribe_many")  # the real one runs
     whisper_kwargs: list[dict] = []
     original = faster_whisper.WhisperModel.transcribe
 
@@ -271,24 +295,35 @@ def test_options_reach_the_studio_and_whisper_as_chosen(real_ui, jfk, monkeypatc
         return original(self, audio, **kwargs)
 
     monkeypatch.setattr(faster_whisper.WhisperModel, "transcribe", spy)
+    batched = faster_whisper.BatchedInferencePipeline.transcribe
+
+    def batched_spy(self, audio, **kwargs):
+        whisper_kwargs.append(kwargs)
+        return batched(self, audio, **kwargs)
+
+    monkeypatch.setattr(faster_whisper.BatchedInferencePipeline, "transcribe", batched_spy)
     canary = run(real_ui, audio=str(jfk), model="  nvidia/canary-180m-flash ", language="de",
                  task="translate", target_language="en", word_timestamps=False, formats=None,
-                 beam_size=3.0)[-1][0]
+                 beam_size=3.0, batch_size=4.0, vad=False, long_audio="windows")[-1][0]
     default = run(real_ui, audio=str(jfk), model=None, language="auto", task="",
                   target_language="", formats=None)
     gone = jfk.parent / "no-such-recording.flac"  # fails after the options reached the studio
     blank = run(real_ui, audio=str(gone), model="  ", language=None, formats=None)[-1][0]
-    (path, model, options), (_, default_model, auto), (gone_path, blank_model, none) = calls
-    assert path == jfk and gone_path == gone
+    (paths, model, options, _), (_, default_model, auto, _), \
+        (gone_paths, blank_model, none, _) = calls
+    assert paths == [jfk] and gone_paths == [gone]
     assert model == "nvidia/canary-180m-flash"
     assert (options.language, options.task, options.target_language) == ("de", Task.TRANSLATE,
                                                                          "en")
     assert options.word_timestamps is False
     assert options.beam_size == 3 and isinstance(options.beam_size, int)
+    assert options.batch_size == 4 and isinstance(options.batch_size, int)
+    assert options.vad is False and options.long_audio is LongAudio.WINDOWS
     assert "downloads are turned off (HF_HUB_OFFLINE)" in canary  # offline, not cached
     assert default_model == blank_model == real_ui.studio.settings.default_model == "tiny.en"
     assert auto.language is None and auto.task is Task.TRANSCRIBE
     assert auto.target_language is None and auto.beam_size == 5 and auto.word_timestamps
+    assert (auto.batch_size, auto.vad, auto.long_audio) == (8, True, LongAudio.AUTO)
     assert none.language is None
     # what Whisper itself was asked for (canary and the missing file never reached it)
     assert [(k["language"], k["task"], k["beam_size"], k["word_timestamps"])
@@ -305,32 +340,39 @@ def test_progress_is_shown_while_working_and_other_outputs_are_kept(real_ui, jfk
                   progress=lambda fraction, desc=None: bar.append((fraction, desc)))
     working, final = outputs[:-1], outputs[-1]
     assert len(working) >= 3  # stages and heartbeats, not one jump to the end
-    for status, *rest in working:
-        assert status.startswith("⏳ ")
-        assert status.splitlines()[0].endswith(" — jfk.flac")
-        assert rest == [SKIP] * 4  # the transcript box and the rest stay as they are
+    for out in working:
+        assert out.status.startswith("⏳ ")
+        assert out.status.splitlines()[0].endswith(" — jfk.flac")
+        # the transcript box and the rest stay as they are; the results table follows the job
+        assert out.main[1:] == (SKIP,) * 4 and out[5:] == (SKIP,) * 4
     assert SKIP == {"__type__": "update"}
-    shown = [status.split(" (")[0] for status, *_ in working]
+    tables = [out.results for out in working if out.results != SKIP]
+    assert tables and tables[-1] == [["jfk.flac", "—", "working…"]]
+    assert all(t in ([["jfk.flac", "—", "waiting"]], tables[-1]) for t in tables)
+    assert final.results == [["jfk.flac", "11 s", "done"]]
+    shown = [out.status.split(" (")[0] for out in working]
     through = [n for n, text in enumerate(shown)
                if re.fullmatch(r"⏳ transcribing… \d+ of 11 s", text)]
     assert through, shown  # Whisper's segments move the stage on
     assert shown.index("⏳ loading model…") < shown.index("⏳ decoding audio…") \
         < shown.index("⏳ transcribing…") < through[0]
-    files = [Path(f) for f in final[3]]
+    files = [Path(f) for f in final.downloads]
     assert [f.name for f in files] == ["jfk.srt", "jfk.txt"]  # the default formats
     assert all(f.parent.parent == real_ui.outputs_root for f in files)  # where it was told
     assert_real_jfk_result(outputs, jfk, srt_file=files[0])
-    assert files[1].read_text("utf-8") == final[1] + "\n"
+    assert files[1].read_text("utf-8") == final.transcript + "\n"
     assert_lease_returned(real_ui.studio)
     # the progress bar: stage by stage, never backwards
     fractions = [f for f, _desc in bar]
     assert fractions == sorted(fractions)
     assert {0.05, 0.4, 0.5} <= {round(f, 3) for f in fractions}  # loading, decoding, transcribing
-    # then through Whisper's segments: the last one ends near the end of the 11 s
-    last_end_s = final[4].spans_s[-1][1]
-    assert fractions[-1] == pytest.approx(0.5 + 0.45 * last_end_s / 11.0, abs=0.005)
-    assert fractions[-1] > 0.9
-    assert bar[-1][1] == f"transcribing… {last_end_s:.0f} of 11 s"
+    # then through the recording (the bar follows the position), then the writing
+    through = [(f, int(desc.split()[1])) for f, desc in bar
+               if re.fullmatch(r"transcribing… \d+ of 11 s", desc)]
+    assert through[-1][1] >= 10
+    for fraction, heard_s in through:
+        assert fraction == pytest.approx(0.5 + 0.45 * heard_s / 11.0, abs=0.025)
+    assert bar[-1] == (0.95, "writing the outputs… jfk.flac")
 
 
 def test_every_format_is_written_in_the_cache_and_old_downloads_are_forgotten(real_studio,
@@ -345,7 +387,7 @@ def test_every_format_is_written_in_the_cache_and_old_downloads_are_forgotten(re
     os.utime(old, (two_days_ago, two_days_ago))
     outputs = run(ui, audio=str(jfk), model="tiny.en",
                   formats=["srt", "json", "txt", "vtt", "csv"])
-    status, text, rows, files, _played = outputs[-1]
+    status, text, rows, files, _played = outputs[-1].main
     paths = [Path(f) for f in files]
     assert [p.name for p in paths] == ["jfk.srt", "jfk.json", "jfk.txt", "jfk.vtt", "jfk.csv"]
     assert "files: jfk.srt, jfk.json, jfk.txt, jfk.vtt, jfk.csv" in status
@@ -365,7 +407,7 @@ def test_every_format_is_written_in_the_cache_and_old_downloads_are_forgotten(re
 
 def test_no_formats_means_no_downloads(real_ui, jfk):
     outputs = run(real_ui, audio=str(jfk), model="tiny.en", formats=[])
-    status, files = outputs[-1][0], outputs[-1][3]
+    status, files = outputs[-1].status, outputs[-1].downloads
     assert "files:" not in status
     assert files is None
     assert_real_jfk_result(outputs, jfk)
@@ -377,7 +419,7 @@ def test_a_recovered_lock_is_reported_on_success(real_ui, jfk, monkeypatch):
     opener = Flaky(builtins.open, 1, lock_error, match=lambda file, *a, **k: Path(file) == jfk)
     monkeypatch.setattr(decode, "open", opener, raising=False)
     outputs = run(real_ui, audio=str(jfk), model="tiny.en", formats=[])
-    status = outputs[-1][0]
+    status = outputs[-1].status
     assert opener.raised == 1 and opener.calls >= 2
     assert_real_jfk_result(outputs, jfk)
     assert "Recovered from a locked file after 1 retry:" in status
@@ -397,7 +439,7 @@ def test_a_persistently_locked_recording_fails_readably(real_ui, jfk, monkeypatc
 
 def test_empty_recording_result_says_no_speech(real_ui, silence):
     status, text, rows, files, played = run(real_ui, audio=str(silence), model="tiny.en",
-                                            formats=["srt", "txt"])[-1]
+                                            formats=["srt", "txt"])[-1].main
     assert status.startswith("✓ Transcribed silence.wav\n"), status
     assert "No speech was found in this recording." in status
     assert text == "" and rows == []
@@ -412,7 +454,7 @@ def test_a_failed_write_still_returns_the_transcript(real_ui, jfk, monkeypatch, 
                    match=lambda file, mode="r", *a, **k: "w" in mode)
     monkeypatch.setattr(fsops, "open", writer, raising=False)
     outputs = run(real_ui, audio=str(jfk), model="tiny.en", formats=["srt", "txt"])
-    status, text, rows, files, played = outputs[-1]
+    status, text, rows, files, played = outputs[-1].main
     assert writer.raised == 1  # the first file; nothing after it is tried
     assert status.startswith("✗ Failed while writing the download files (jfk.flac)\n")
     assert "File system error: the disk is full while trying to write the transcript" \

@@ -168,7 +168,8 @@ def test_ui_keeps_the_transcript_when_saving_fails(session_studio, monkeypatch, 
     updates = list(ui.transcribe(str(recording), "tiny.en", formats=list(FORMATS),
                                  word_timestamps=False, beam_size=1,
                                  progress=lambda *a, **k: None))
-    status, text, rows, files, played = updates[-1]
+    status, text, rows, files = updates[-1][:4]
+    played = updates[-1][7]  # ui_handlers.OUTPUTS: ..., file picker, played, run
 
     assert len(writes) == 1
     transcript, folder, stem, formats = writes[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,16 @@ OFFLINE_ARGS = [
 LOCAL = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/")
 DONE_JS = """() => {
   const box = document.querySelector('#status textarea');
-  return box && (box.value.startsWith('✓') || box.value.startsWith('✗'));
+  return box && ['✓', '✗', '⏹'].some((mark) => box.value.startsWith(mark));
+}"""
+UPLOADED_JS = """(n) =>
+  document.querySelectorAll("#audio a[href*='gradio_api/file=']").length >= n"""
+TABLE_JS = """(id) => {
+  const grid = document.querySelector(`#${id} [role=grid]`);
+  const rows = Number(grid.getAttribute('aria-rowcount')) - 1;
+  const cols = Number(grid.getAttribute('aria-colcount'));
+  const cell = (r, c) => grid.querySelector(`[data-testid='cell-${r}-${c}']`).innerText.trim();
+  return Array.from({length: rows}, (_, r) => Array.from({length: cols}, (_, c) => cell(r, c)));
 }"""
 
 
@@ -76,9 +85,46 @@ class StudioPage:
         return [u for u in self.requests
                 if not LOCAL.match(u) and not u.startswith(("data:", "blob:"))]
 
-    def upload(self, path: Path) -> None:
-        self.page.locator("#audio input[type=file]").set_input_files(str(path))
-        self.page.wait_for_selector("#audio a[href*='gradio_api/file=']", timeout=30_000)
+    def upload(self, path: Path | Sequence[Path]) -> None:
+        """Put one or several files into the upload box at once; wait until all are up."""
+        paths = [path] if isinstance(path, Path) else list(path)
+        self.page.locator("#audio input[type=file]").set_input_files([str(p) for p in paths])
+        self.page.wait_for_function(UPLOADED_JS, arg=len(paths), timeout=30_000)
+
+    def clear_upload(self) -> None:
+        """Empty the upload box (a new upload adds to the files already there)."""
+        self.page.locator("#audio button[aria-label='Clear']").click()
+        self.page.wait_for_function(
+            "() => !document.querySelector(\"#audio a[href*='gradio_api/file=']\")")
+
+    def table(self, elem_id: str) -> list[list[str]]:
+        """The cells of a Dataframe, row by row (without the header)."""
+        return [list(row) for row in self.page.evaluate(TABLE_JS, elem_id)]
+
+    def download(self, link: str, folder: Path) -> Path:
+        """Click a download link as a user does; the saved file."""
+        with self.page.expect_download() as info:
+            self.page.locator(link).click()
+        target = folder / info.value.suggested_filename
+        info.value.save_as(target)
+        return target
+
+    def set_number(self, elem_id: str, value: int) -> None:
+        """Type a value into a slider's number box (its accordion must be open).
+
+        The box takes the value when it loses focus; until the accordion has
+        settled, Gradio may put the old value back, so this checks and retries.
+        """
+        box = self.page.locator(f"#{elem_id} input[type=number]")
+        slider = self.page.locator(f"#{elem_id} input[type=range]")
+        box.wait_for(state="visible")
+        for _ in range(5):
+            box.fill(str(value))
+            box.press("Tab")
+            self.page.wait_for_timeout(300)
+            if box.input_value() == slider.input_value() == str(value):
+                return
+        raise AssertionError(f"#{elem_id} did not take the value {value}")
 
     def type_model(self, value: str) -> None:
         box = self.page.locator("#model input")

@@ -121,6 +121,8 @@ class _TranscribeTab:
     downloads: Any
     played: Any
     run_state: Any
+    api_audio: Any
+    api_run: Any
 
 
 def _inputs_column(ui: StudioUI) -> dict[str, Any]:
@@ -219,14 +221,19 @@ def _transcribe_tab(ui: StudioUI) -> _TranscribeTab:
             left = _inputs_column(ui)
         with gr.Column(scale=2):
             right = _outputs_column(ui)
-    return _TranscribeTab(**left, **right, played=gr.State(None), run_state=gr.State(None))
+    # the API's /transcribe keeps its one-recording shape: a hidden input and trigger
+    api_audio = gr.File(visible=False, type="filepath", elem_id="api-audio")
+    api_run = gr.Button(visible=False, elem_id="api-transcribe")
+    return _TranscribeTab(**left, **right, played=gr.State(None), run_state=gr.State(None),
+                          api_audio=api_audio, api_run=api_run)
 
 
 def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
     """Transcribe arms Cancel, runs the job (one at a time), then makes itself ready again.
 
     Cancel and the button swaps bypass the queue (``queue=False``): they must answer
-    while the job holds the "work" slot.
+    while the job holds the "work" slot. The progress bar covers only the transcript
+    box (empty until the end), so the status box and the results table stay readable.
     """
     private: dict[str, Any] = {"api_visibility": "private"}
     instant: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
@@ -234,15 +241,19 @@ def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
     t.mic.upload(_as_list, inputs=t.mic, outputs=t.audio, **private)
     t.model.change(ui.model_changed, inputs=t.model,
                    outputs=[t.language, t.task, t.target, t.options_row], **private)
+    options = [t.model, t.language, t.task, t.target, t.words, t.formats, t.beam,
+               t.batch_size, t.vad, t.long_audio]
+    work: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "work"}
     t.run.click(ui.arm, outputs=[t.run, t.cancel], **instant).then(
-        ui.transcribe,
-        inputs=[t.audio, t.model, t.language, t.task, t.target, t.words, t.formats, t.beam,
-                t.batch_size, t.vad, t.long_audio],
+        ui.transcribe, inputs=[t.audio, *options],
         outputs=[t.status, t.transcript, t.segments, t.downloads, t.results, t.zip_file,
                  t.picker, t.played, t.run_state],
-        api_name="transcribe", concurrency_limit=1, concurrency_id="work",
+        api_name="transcribe_many", show_progress_on=t.transcript, **work,
     ).then(ui.disarm, outputs=[t.run, t.cancel], **instant).then(
         ui.model_dropdown, inputs=t.model, outputs=t.model, **private)
+    t.api_run.click(ui.transcribe_one, inputs=[t.api_audio, *options],
+                    outputs=[t.status, t.transcript, t.segments, t.downloads],
+                    api_name="transcribe", **work)
     t.cancel.click(ui.cancel, outputs=t.cancel, **instant)
     t.results.select(ui.show_file, inputs=t.run_state,
                      outputs=[t.transcript, t.segments, t.downloads, t.played, t.picker],

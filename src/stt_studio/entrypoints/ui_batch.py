@@ -224,13 +224,19 @@ class Batch:
         with self._lock:
             return [slot.failure for slot in self._slots if slot.failure is not None]
 
-    def current(self) -> int | None:
-        """The file the job works on now (the last one with news), if any."""
+    def current(self) -> tuple[int, ProgressEvent] | None:
+        """The file the job works on now (the last one with news) and its stage, if any.
+
+        The stage is that file's own: the job's latest news may still be about the
+        file before it.
+        """
         with self._lock:
             if self._current is None:
                 return None
-            running = self._slots[self._current].outcome.state is FileState.RUNNING
-            return self._current if running else None
+            slot = self._slots[self._current]
+            if slot.outcome.state is not FileState.RUNNING:
+                return None
+            return self._current, slot.event or ProgressEvent(Stage.STARTING)
 
 
 def short_reason(rendered: str, path: Path | None = None, limit: int = 90) -> str:

@@ -137,6 +137,29 @@ class StudioUI:
         finally:
             self._release_cancel(key, cancel)
 
+    def transcribe_one(
+        self,
+        audio: str | None,
+        model: str | None,
+        language: str | None = view.AUTO_LANGUAGE,
+        task: str = Task.TRANSCRIBE.value,
+        target_language: str | None = None,
+        word_timestamps: bool = True,
+        formats: Sequence[str] | None = DEFAULT_FORMATS,
+        beam_size: float = 5,
+        batch_size: float = 8,
+        vad: bool = True,
+        long_audio: str = LongAudio.AUTO.value,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
+        request: gr.Request | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """The API's ``/transcribe``: one recording in; status, transcript, segments and
+        download files out (``/transcribe_many`` takes a list and returns the rest too)."""
+        for output in self.transcribe(audio, model, language, task, target_language,
+                                      word_timestamps, formats, beam_size, batch_size, vad,
+                                      long_audio, progress, request):
+            yield output[:4]
+
     def _run(self, batch: Batch, model: str, options: TranscriptionOptions,
              formats: Sequence[str], progress: gr.Progress,
              cancel: threading.Event) -> Iterator[tuple[Any, ...]]:
@@ -155,8 +178,8 @@ class StudioUI:
                 final = update
                 if update.done:
                     break
-                status, bar = self._working(batch, update, bar)
-                progress(bar, desc=update.stage_text)
+                status, bar, desc = self._working(batch, update, bar)
+                progress(bar, desc=desc)
                 rows = view.results_rows(batch.outcomes())
                 yield (status, SKIP, SKIP, SKIP, rows if rows != shown_rows else SKIP,
                        SKIP, SKIP, SKIP, SKIP)
@@ -173,22 +196,28 @@ class StudioUI:
                _picker(run, shown), _played(shown), run)
 
     def _working(self, batch: Batch, update: Update[None],
-                 floor: float) -> tuple[str, float]:
-        """The status text and the overall bar (at least ``floor``) while the job runs."""
+                 floor: float) -> tuple[str, float, str]:
+        """The status text, the overall bar (at least ``floor``) and the bar's text."""
         files = batch.outcomes()
         finished = sum(f.state not in (FileState.WAITING, FileState.RUNNING) for f in files)
-        index = batch.current()
-        within = view.overall_fraction(update.stage, update.fraction) if index is not None \
-            else 0.0
-        overall = max(floor, (finished + within) / batch.count)
         if batch.count == 1:
-            return view.working(update.stage_text, update.elapsed_s, update.stage_elapsed_s,
-                                update.notes, subject=files[0].name), overall
-        name = files[index].name if index is not None else None
-        return view.batch_working(
-            update.stage_text, update.elapsed_s, update.stage_elapsed_s, update.notes,
-            position=index + 1 if index is not None else None, count=batch.count, name=name,
-            finished=finished, overall=overall), overall
+            overall = max(floor, view.overall_fraction(update.stage, update.fraction))
+            return (view.working(update.stage_text, update.elapsed_s, update.stage_elapsed_s,
+                                 update.notes, subject=files[0].name),
+                    overall, update.stage_text)
+        # the current file's own stage: the job's latest news may be about the file before
+        current = batch.current()
+        within = view.overall_fraction(current[1].stage or Stage.STARTING,
+                                       current[1].fraction) if current else 0.0
+        overall = max(floor, (finished + within) / batch.count)
+        stage = current[1].text if current else update.stage_text
+        status = view.batch_working(
+            stage, update.elapsed_s, update.stage_elapsed_s, update.notes,
+            position=current[0] + 1 if current else None, count=batch.count,
+            name=files[current[0]].name if current else None, finished=finished,
+            overall=overall)
+        where = f"file {current[0] + 1} of {batch.count}: " if current else ""
+        return status, overall, where + stage
 
     def _summary(self, batch: Batch, run: RunView, final: Update[None]) -> str:
         """The status box when the job has ended: done, failed or cancelled."""
