@@ -222,6 +222,7 @@ class Studio:
         spec = catalog.resolve(model or self.settings.default_model)
         self._ensure_cache()
         ready: list[tuple[Path, Audio, list[pieces.Piece], Progress | None]] = []
+        order: list[tuple[Path, Exception | None]] = []  # None: in the batch
         with self.models.lease(spec, self.settings.device) as loaded:
             for path in paths:
                 progress = progress_for(path) if progress_for else None
@@ -238,9 +239,10 @@ class Studio:
                 except JobCancelled:
                     raise
                 except Exception as exc:  # noqa: BLE001 - yielded, reported by the shell
-                    yield path, exc
+                    order.append((path, exc))  # yielded in its turn: outcomes keep input order
                     continue
                 ready.append((path, audio, planned, progress))
+                order.append((path, None))
             everything = [piece for _, _, planned, _ in ready for piece in planned]
             log.info("%d short files (%d pieces) in one batch", len(ready), len(everything))
             for _, _, _, progress in ready:
@@ -254,19 +256,28 @@ class Studio:
             except Exception:  # noqa: BLE001 - one bad file must not fail the batch
                 log.warning("the batch failed; transcribing its files one at a time",
                             exc_info=True)
-                for path, *_ in ready:
-                    yield from self._one_file(path, model, options, progress_for)
+                for path, error in order:
+                    if error is not None:
+                        yield path, error
+                    else:
+                        yield from self._one_file(path, model, options, progress_for)
                 return
             elapsed_s = time.perf_counter() - started
             total_s = sum(audio.duration_s for _, audio, _, _ in ready) or 1.0
             at = 0
-            for path, audio, planned, _ in ready:
+            batched = iter(ready)
+            for path, error in order:
+                if error is not None:
+                    yield path, error
+                    continue
+                path, audio, planned, _ = next(batched)
                 mine = outputs[at:at + len(planned)]
                 at += len(planned)
                 merged = pieces.merge(planned, [o.segments for o in mine])
                 language = next((o.language for o in mine if o.language), None)
                 transcript = self._transcript(merged, audio.duration_s, loaded,
-                                              language or options.language)
+                                              language or options.language,
+                                              words=options.word_timestamps)
                 yield path, Result(transcript, loaded.device,
                                    elapsed_s * audio.duration_s / total_s, spec.engine.value)
 
@@ -292,13 +303,18 @@ class Studio:
             segments.extend(found_segments(block, found))
             job_progress.heard(block.offset_s + block.duration_s, total_s)
         return self._transcript(segments, samples / SAMPLE_RATE_HZ, loaded,
-                                language or options.language)
+                                language or options.language, words=options.word_timestamps)
 
     @staticmethod
     def _transcript(segments: Iterable[Segment], duration_s: float, loaded: LoadedModel,
-                    language: str | None) -> Transcript:
-        """Segments -> the transcript: inside the audio, in time order, none empty."""
-        kept = tuple(chunking.clamp(s, duration_s) for s in segments if s.text.strip())
+                    language: str | None, *, words: bool = True) -> Transcript:
+        """Segments -> the transcript: inside the audio, in time order, none empty.
+
+        ``words=False``: word timestamps were not asked for; an engine that made
+        them anyway (NeMo) had them for the merge, and they are dropped here.
+        """
+        kept = tuple(chunking.clamp(s if words else replace(s, words=()), duration_s)
+                     for s in segments if s.text.strip())
         kept = tuple(sorted(kept, key=lambda s: (s.start_s, s.end_s)))
         return Transcript(
             text=" ".join(s.text.strip() for s in kept),
@@ -321,13 +337,17 @@ class Studio:
                               overlap_s=plan.overlap_s)
         outputs: list[tuple[Segment, ...]] = []
         language = None
+        # pieces that overlap are joined on their words: ask for them (dropped later
+        # when not wanted), else a segment heard by both neighbours comes twice
+        asked = (replace(options, word_timestamps=True)
+                 if plan.overlap_s > 0 and loaded.info.timestamps else options)
         step = max(options.batch_size, 1) if plan.batched else 1
         for first in range(0, len(planned), step):
             group = planned[first:first + step]
             with job_progress.covering(block.offset_s + group[0].source_start_s,
                                        block.offset_s + group[-1].source_end_s, total_s):
                 results = loaded.transcribe_batch(
-                    [Audio(p.samples, SAMPLE_RATE_HZ) for p in group], options,
+                    [Audio(p.samples, SAMPLE_RATE_HZ) for p in group], asked,
                     local_attention=plan.local_attention)
             outputs.extend(r.segments for r in results)
             detected = next((r.language for r in results if r.language), None)
@@ -335,6 +355,7 @@ class Studio:
             if options.language is None and detected and loaded.info.languages \
                     and detected in loaded.info.languages:
                 options = replace(options, language=detected)
+                asked = replace(asked, language=detected)
         return pieces.merge(planned, outputs), options, language
 
     def write_outputs(

@@ -109,10 +109,12 @@ def test_registry_name_and_nemo_from_pretrained_share_the_cache(tiny_nemo, sessi
 class Spy:
     def __init__(self, monkeypatch, target, name):
         self.calls = []
+        self.kwargs = []
         original = getattr(target, name)
 
         def wrapper(*args, **kwargs):
             self.calls.append(args)
+            self.kwargs.append(kwargs)
             return original(*args, **kwargs)
 
         monkeypatch.setattr(target, name, wrapper)
@@ -169,7 +171,10 @@ def test_transducer_refuses_translation(tiny_nemo, session_studio, jfk):
     assert "Canary" in info.value.render()
 
 
-def test_long_audio_is_windowed_and_merged_in_order(tiny_nemo, fresh_layout, jfk, monkeypatch):
+def test_long_audio_is_speech_pieces_in_one_batched_call(tiny_nemo, fresh_layout, jfk,
+                                                         monkeypatch):
+    """Windows are VAD speech pieces of <= long_audio_window_s, all sent in one call."""
+    from stt_studio.audio import vad
     from stt_studio.audio.decode import decode_file
 
     studio = make_studio(fresh_layout, long_audio_window_s=30.0)
@@ -177,8 +182,24 @@ def test_long_audio_is_windowed_and_merged_in_order(tiny_nemo, fresh_layout, jfk
     clip = decode_file(jfk)
     long = Audio(np.concatenate([clip.samples] * 7), 16000)  # 77 s
     calls = Spy(monkeypatch, loaded.model, "transcribe")
-    transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions())
-    assert len(calls.calls) == 4  # 0-30, 20-50, 40-70, 60-77 s (10 s overlaps)
+    transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions(batch_size=4))
+    ((arrays,),) = calls.calls  # one model.transcribe call for every piece
+    assert calls.kwargs[0]["batch_size"] == 4
+    lengths_s = [len(a) / 16000 for a in arrays]
+    assert len(lengths_s) >= 3 and max(lengths_s) <= 30.0
+    speech_s = sum(s.length for s in vad.detect_speech(long.samples, max_span_s=30.0)) / 16000
+    assert speech_s <= sum(lengths_s) < 77.0  # all speech heard, the pauses left out
+    assert_well_formed(transcript, 77.0)
+
+    calls.calls.clear()
+    calls.kwargs.clear()
+    transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions(vad=False))
+    ((arrays,),) = calls.calls
+    assert calls.kwargs[0]["batch_size"] == 8
+    lengths_s = [len(a) / 16000 for a in arrays]
+    assert len(lengths_s) == 3 and max(lengths_s) <= 30.0
+    # no VAD: the pieces cover the whole audio, each hearing 2 s past each of its seams
+    assert sum(lengths_s) - 2 * 2.0 * (len(lengths_s) - 1) == pytest.approx(77.0)
     assert_well_formed(transcript, 77.0)
 
 
@@ -207,7 +228,8 @@ def test_cached_load_has_exactly_the_weights_of_plain_restore(kind, tiny_nemo, s
 
 def test_canary_without_aligner_is_windowed_without_overlap(fresh_layout, tmp_path, jfk,
                                                             monkeypatch):
-    """No timestamps to merge on, so windows must not overlap (no doubled words)."""
+    """No timestamps to merge on: pieces meet back to back, cut only at VAD span edges."""
+    from stt_studio.audio import vad
     from stt_studio.audio.decode import decode_file
     from tests.support.nemo_models import build_model
 
@@ -219,7 +241,19 @@ def test_canary_without_aligner_is_windowed_without_overlap(fresh_layout, tmp_pa
     long = Audio(np.concatenate([clip.samples] * 6), 16000)  # 66 s
     calls = Spy(monkeypatch, loaded.model, "transcribe")
     transcript = studio.transcribe_audio(long, loaded, TranscriptionOptions(language="en"))
-    lengths = [len(args[0][0]) / 16000 for args in calls.calls]
-    assert lengths == pytest.approx([30.0, 30.0, 6.0], abs=0.01)  # back to back
+    ((arrays,),) = calls.calls
+    lengths = [len(a) for a in arrays]
+    assert len(lengths) >= 2 and max(lengths) <= 30 * 16000
+    spans = [s.length for s in vad.detect_speech(long.samples, max_span_s=30.0)]
+    assert sum(lengths) == sum(spans)  # nothing heard twice, nothing left out
+    edges = set(np.cumsum(spans).tolist())
+    assert set(np.cumsum(lengths).tolist()) <= edges  # each piece ends where a span ends
     assert_well_formed(transcript, 66.0)
     assert all(seg.words == () for seg in transcript.segments)
+
+    calls.calls.clear()
+    studio.transcribe_audio(long, loaded, TranscriptionOptions(language="en", vad=False))
+    ((arrays,),) = calls.calls
+    lengths = [len(a) for a in arrays]
+    assert max(lengths) <= 30 * 16000
+    assert sum(lengths) == len(long.samples)  # the whole audio, back to back

@@ -297,9 +297,9 @@ class NemoModel:
         for i, hyp in zip(heard, hyps):
             if isinstance(hyp, list):
                 hyp = hyp[0]
+            # words even when not asked for: pieces are merged on them (the
+            # service drops them afterwards), else a seam's words come twice
             segments = _segments(hyp, len(arrays[i]) / self.sample_rate_hz)
-            if not options.word_timestamps:
-                segments = tuple(Segment(s.start_s, s.end_s, s.text) for s in segments)
             outputs[i] = EngineOutput(segments, language,
                                       has_timestamps=any(s.words for s in segments)
                                       or len(segments) > 1)
