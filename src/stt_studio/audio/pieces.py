@@ -94,9 +94,10 @@ def plan(samples: np.ndarray, spans: Sequence[Span], *, max_piece_s: float | Non
         own_start, own_end = group[0].start_sample, group[-1].end_sample
         runs = [(s.start_sample, s.end_sample) for s in group]
         if overlap and i > 0 and groups[i - 1][-1].end_sample >= own_start:
-            runs[0] = (max(own_start - overlap, 0), runs[0][1])  # hear the seam before
+            # hear the seam before, but only the speech that meets it (no pause)
+            runs[0] = (max(own_start - overlap, groups[i - 1][-1].start_sample, 0), runs[0][1])
         if overlap and i + 1 < len(groups) and groups[i + 1][0].start_sample <= own_end:
-            runs[-1] = (runs[-1][0], min(own_end + overlap, n))  # and after
+            runs[-1] = (runs[-1][0], min(own_end + overlap, groups[i + 1][0].end_sample, n))
         pieces.append(_piece(samples, runs, own_start, own_end))
     return pieces
 
