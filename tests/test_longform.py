@@ -172,6 +172,16 @@ def test_pieces_cut_through_speech_keep_each_word_once(session_studio, no_vad_ru
     assert_monotonic(transcript.segments, transcript.duration_s)
 
 
+def test_cut_pieces_without_word_timestamps_still_join_on_words(session_studio, no_vad_run):
+    """Words are asked of the engine for the merge, then dropped: no segment comes twice."""
+    plain = session_studio.transcribe_file(
+        B_LONG, "tiny.en", TranscriptionOptions(vad=False, word_timestamps=False)).transcript
+    assert plain.segments and all(seg.words == () for seg in plain.segments)
+    assert plain.text == no_vad_run.transcript.text
+    for a, b in zip(plain.segments, plain.segments[1:]):
+        assert b.start_s >= a.end_s - 0.05, f"{a.text!r} and {b.text!r} overlap: heard twice"
+
+
 # -- batched and sequential ------------------------------------------------------------
 
 def test_batched_and_sequential_are_both_accurate_and_in_order(default_run, sequential_run):

@@ -74,11 +74,10 @@ def cut_point(samples: np.ndarray, spans: tuple[Span, ...]) -> int:
         if pauses:
             a, b = pauses[-1]
             return (a + b) // 2 if b < n else min(a + FRAME, n)
+        # (the block's silent end, if any, is the last pause: cut 100 ms into it)
         touching = [a for a, b in edges[:-1] if a == b and a >= half]
         if touching:  # spans that meet: a short pause the VAD split in two
             return touching[-1]
-        if spans[-1].end_sample <= half:  # nothing but silence in the second half
-            return n
     return _quietest(samples, half)
 
 
