@@ -47,6 +47,8 @@ from stt_studio.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: short files for a NeMo model go to it this many batches at a time (sorted by length there)
+SHORT_FILE_BATCHES = 4
 #: how long `models rm` waits for a transcription that uses the model
 REMOVE_WAIT_S = 60.0
 
@@ -174,7 +176,7 @@ class Studio:
         for path in paths:
             if self._batchable(model, options, Path(path)):
                 pending.append(Path(path))
-                if len(pending) >= options.batch_size:
+                if len(pending) >= options.batch_size * SHORT_FILE_BATCHES:
                     yield from self._short_files(pending, model, options, progress_for)
                     pending = []
                 continue

@@ -280,7 +280,8 @@ class NemoModel:
         job_progress.check_cancelled()
         kwargs, language = self._prompt(options)
         arrays = [_resample(p.samples, p.sample_rate_hz, self.sample_rate_hz) for p in pieces]
-        heard = [i for i, a in enumerate(arrays) if a.size]
+        # shortest first: each batch pads to its longest member, so like goes with like
+        heard = sorted((i for i, a in enumerate(arrays) if a.size), key=lambda i: len(arrays[i]))
         outputs = [EngineOutput((), language) for _ in pieces]
         if not heard:
             return outputs
