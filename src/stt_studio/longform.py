@@ -36,6 +36,7 @@ class Plan:
     batched: bool
     local_attention: bool
     speech: Callable[[np.ndarray], tuple[vad.Span, ...]]
+    vad_span_s: float  # the longest speech region the VAD reports
 
     @property
     def mode(self) -> str:
@@ -72,7 +73,8 @@ def choose(info: ModelInfo, spec: ModelSpec, options: TranscriptionOptions,
               else info.max_window_s or settings.long_audio_window_s)
     speech = partial(vad.detect_speech, max_span_s=span_s) if options.vad else vad.whole
     return Plan(block_s=settings.block_s, max_piece_s=max_piece_s, overlap_s=overlap_s,
-                batched=max_piece_s is not None, local_attention=local, speech=speech)
+                batched=max_piece_s is not None, local_attention=local, speech=speech,
+                vad_span_s=span_s)
 
 
 def _local_attention(info: ModelInfo, spec: ModelSpec, options: TranscriptionOptions,

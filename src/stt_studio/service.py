@@ -13,7 +13,7 @@ import numpy as np
 
 from stt_studio import longform
 from stt_studio import progress as job_progress
-from stt_studio.audio import chunking, pieces
+from stt_studio.audio import chunking, pieces, vad
 from stt_studio.audio.blocks import Block, blocks
 from stt_studio.audio.decode import AudioStream, decode_file
 from stt_studio.cache import CacheLayout
@@ -297,13 +297,30 @@ class Studio:
         segments: list[Segment] = []
         language: str | None = None
         samples = 0
+        only: Block | None = None  # the first block, kept while it may be the only one
+        count = 0
         for block in blocks(chunks, block_s=plan.block_s, speech=plan.speech):
             samples += len(block.samples)
+            count += 1
+            only = block if count == 1 else None
             found, options, heard_in = self._transcribe_block(block, loaded, options, plan,
-                                                               total_s)
+                                                              total_s)
             language = language or heard_in
             segments.extend(found_segments(block, found))
             job_progress.heard(block.offset_s + block.duration_s, total_s)
+        if options.vad and not segments and only is not None:
+            # nothing heard in the whole recording: a whisper or a distant voice scores
+            # under the VAD's usual threshold (noise stays far below the quiet one)
+            quiet = vad.detect_speech(only.samples, max_span_s=plan.vad_span_s,
+                                      threshold=vad.QUIET_THRESHOLD)
+            if quiet:
+                log.info("no clear speech; listening again for quiet speech (%d part(s))",
+                         len(quiet))
+                block = Block(0, only.samples, quiet)
+                found, options, heard_in = self._transcribe_block(block, loaded, options, plan,
+                                                                  total_s)
+                language = language or heard_in
+                segments.extend(found)
         return self._transcript(segments, samples / SAMPLE_RATE_HZ, loaded,
                                 language or options.language, words=options.word_timestamps)
 

@@ -229,7 +229,7 @@ def test_cached_load_has_exactly_the_weights_of_plain_restore(kind, tiny_nemo, s
 def test_canary_without_aligner_is_windowed_without_overlap(fresh_layout, tmp_path, jfk,
                                                             monkeypatch):
     """No timestamps to merge on: pieces meet back to back, cut only at VAD span edges."""
-    from stt_studio.audio import vad
+    from stt_studio.audio import pieces, vad
     from stt_studio.audio.decode import decode_file
     from tests.support.nemo_models import build_model
 
@@ -244,10 +244,14 @@ def test_canary_without_aligner_is_windowed_without_overlap(fresh_layout, tmp_pa
     ((arrays,),) = calls.calls
     lengths = [len(a) for a in arrays]
     assert len(lengths) >= 2 and max(lengths) <= 30 * 16000
-    spans = [s.length for s in vad.detect_speech(long.samples, max_span_s=30.0)]
+    found = vad.detect_speech(long.samples, max_span_s=30.0)
+    spans = [s.length for s in found]
     assert sum(lengths) == sum(spans)  # nothing heard twice, nothing left out
+    # the engine gets them shortest first; in time order each piece ends where a span ends
+    planned = [len(p.samples) for p in pieces.plan(long.samples, found, max_piece_s=30.0)]
+    assert sorted(planned) == sorted(lengths)
     edges = set(np.cumsum(spans).tolist())
-    assert set(np.cumsum(lengths).tolist()) <= edges  # each piece ends where a span ends
+    assert set(np.cumsum(planned).tolist()) <= edges
     assert_well_formed(transcript, 66.0)
     assert all(seg.words == () for seg in transcript.segments)
 

@@ -470,10 +470,16 @@ def test_lock_on_the_weights_retries_only_torch_load(tiny_nemo, fresh_layout, mo
 
 
 @pytest.fixture(scope="module")
-def one_second_wav(tmp_path_factory) -> Path:
-    """A short real recording file: NeMo's temp folder is made per call, whatever the length."""
-    path = tmp_path_factory.mktemp("audio") / "tone.wav"
-    samples = (np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000) * 8000).astype("<i2")
+def one_second_wav(tmp_path_factory, jfk) -> Path:
+    """A second of real speech (a tone has none: the VAD would never call NeMo).
+
+    NeMo's temp folder is made per call, whatever the length.
+    """
+    from stt_studio.audio.decode import decode_file
+
+    path = tmp_path_factory.mktemp("audio") / "speech.wav"
+    speech = decode_file(jfk).samples[8000:24000]  # "...so my fellow..." after the first 0.5 s
+    samples = (speech * 32767).astype("<i2")
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)

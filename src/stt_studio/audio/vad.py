@@ -15,6 +15,11 @@ from stt_studio.domain import SAMPLE_RATE_HZ
 #: faster-whisper's batched-pipeline defaults: pauses from 160 ms, 400 ms of padding
 MIN_SILENCE_MS = 160
 SPEECH_PAD_MS = 400
+#: Silero's speech probability that counts as speech
+THRESHOLD = 0.5
+#: a second listen when a recording seems to hold no speech at all: a whisper peaks at
+#: 0.4, white noise from -70 to -30 dBFS under 0.2
+QUIET_THRESHOLD = 0.3
 #: silence put before and after the audio while the VAD listens (16 windows of 512)
 LEAD_SAMPLES = 16 * 512
 
@@ -31,7 +36,7 @@ class Span:
         return self.end_sample - self.start_sample
 
 
-def detect_speech(samples: np.ndarray, *, max_span_s: float,
+def detect_speech(samples: np.ndarray, *, max_span_s: float, threshold: float = THRESHOLD,
                   rate_hz: int = SAMPLE_RATE_HZ) -> tuple[Span, ...]:
     """Speech regions of ``samples`` (16 kHz mono), each at most ``max_span_s`` long.
 
@@ -42,8 +47,8 @@ def detect_speech(samples: np.ndarray, *, max_span_s: float,
         return ()
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(max_speech_duration_s=max_span_s, min_silence_duration_ms=MIN_SILENCE_MS,
-                         speech_pad_ms=SPEECH_PAD_MS)
+    options = VadOptions(threshold=threshold, max_speech_duration_s=max_span_s,
+                         min_silence_duration_ms=MIN_SILENCE_MS, speech_pad_ms=SPEECH_PAD_MS)
     # Silero needs a moment of context: a word at the very start of a file
     # (a 0.4 s spoken digit) scores 0.46 bare and 0.94 after half a second of silence
     lead = np.zeros(LEAD_SAMPLES, dtype=np.float32)
