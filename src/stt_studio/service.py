@@ -287,7 +287,9 @@ class Studio:
         self, audio: Audio, loaded: LoadedModel, options: TranscriptionOptions,
     ) -> Transcript:
         """Decoded audio already in memory (the microphone, tests), the same way as a file."""
-        return self._transcribe_stream([audio.samples], audio.duration_s, loaded, options)
+        step = SAMPLE_RATE_HZ * 10  # handed on in views: blocks never copy the whole
+        chunks = (audio.samples[at:at + step] for at in range(0, len(audio.samples), step))
+        return self._transcribe_stream(chunks, audio.duration_s, loaded, options)
 
     def _transcribe_stream(
         self, chunks: Iterable[np.ndarray], total_s: float | None, loaded: LoadedModel,

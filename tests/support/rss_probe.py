@@ -4,8 +4,8 @@
 
 ``stream``: ``Studio.transcribe_file`` (the recording decoded and transcribed
 block by block, default settings). ``whole``: the old way — ``decode_file``
-holds the whole recording while its speech (the first ``speech_s`` seconds;
-the rest is known to be silence) is transcribed from memory. Prints one JSON line:
+holds the whole recording while it is transcribed from memory (``speech_s`` is
+accepted and ignored). Prints one JSON line:
 ``{"peak_rss_mb": ..., "duration_s": ..., "words": ...}``.
 """
 
@@ -19,12 +19,11 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     mode, recording, root = argv[0], Path(argv[1]), Path(argv[2])
-    speech_s = float(argv[3]) if len(argv) > 3 else None
     from stt_studio.cache import prepare_cache  # before any heavy import
 
     layout = prepare_cache(root)
     from stt_studio.audio.decode import decode_file
-    from stt_studio.domain import Audio, TranscriptionOptions
+    from stt_studio.domain import TranscriptionOptions
     from stt_studio.service import Studio
     from stt_studio.settings import Settings
 
@@ -35,9 +34,7 @@ def main(argv: list[str]) -> int:
     elif mode == "whole":
         loaded = studio.load("tiny.en")
         audio = decode_file(recording)  # held until the end, as the old studio held it
-        end = len(audio.samples) if speech_s is None else int(speech_s * audio.sample_rate_hz)
-        spoken = Audio(audio.samples[:end], audio.sample_rate_hz)
-        transcript = studio.transcribe_audio(spoken, loaded, options)
+        transcript = studio.transcribe_audio(audio, loaded, options)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
