@@ -44,6 +44,7 @@ from stt_studio.models import catalog, store
 from stt_studio.models.manager import LoadedEntry, ModelManager
 from stt_studio.retry import Retrier
 from stt_studio.settings import Settings
+from stt_studio.transcriber import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,6 @@ def _only_language(loaded: LoadedModel) -> str | None:
     """The language of a one-language model (the answer even when nobody spoke)."""
     languages = loaded.info.languages
     return languages[0] if len(languages) == 1 else None
-
-
-def found_segments(block: Block, segments: Iterable[Segment]) -> list[Segment]:
-    """Block-relative segments -> recording-relative ones."""
-    return [chunking.shift(s, block.offset_s) for s in segments]
 
 
 class Studio:
@@ -296,8 +292,7 @@ class Studio:
         options: TranscriptionOptions,
     ) -> Transcript:
         plan = longform.choose(loaded.info, loaded.spec, options, total_s, self.settings)
-        segments: list[Segment] = []
-        language: str | None = None
+        run = Transcriber(loaded, options, plan, total_s)
         samples = 0
         only: Block | None = None  # the first block, kept while it may be the only one
         count = 0
@@ -305,12 +300,9 @@ class Studio:
             samples += len(block.samples)
             count += 1
             only = block if count == 1 else None
-            found, options, heard_in = self._transcribe_block(block, loaded, options, plan,
-                                                              total_s)
-            language = language or heard_in
-            segments.extend(found_segments(block, found))
-            job_progress.heard(block.offset_s + block.duration_s, total_s)
-        if options.vad and not segments and only is not None:
+            run.add(block)
+        run.finish()
+        if options.vad and not run.segments and only is not None:
             # nothing heard in the whole recording: a whisper or a distant voice scores
             # under the VAD's usual threshold (noise stays far below the quiet one)
             quiet = vad.detect_speech(only.samples, max_span_s=plan.vad_span_s,
@@ -318,13 +310,11 @@ class Studio:
             if quiet:
                 log.info("no clear speech; listening again for quiet speech (%d part(s))",
                          len(quiet))
-                block = Block(0, only.samples, quiet)
-                found, options, heard_in = self._transcribe_block(block, loaded, options, plan,
-                                                                  total_s)
-                language = language or heard_in
-                segments.extend(found)
-        return self._transcript(segments, samples / SAMPLE_RATE_HZ, loaded,
-                                language or options.language, words=options.word_timestamps)
+                run.add(Block(0, only.samples, quiet))
+                run.finish()
+        return self._transcript(run.segments, samples / SAMPLE_RATE_HZ, loaded,
+                                run.language or run.options.language,
+                                words=options.word_timestamps)
 
     @staticmethod
     def _transcript(segments: Iterable[Segment], duration_s: float, loaded: LoadedModel,
@@ -344,40 +334,6 @@ class Studio:
             model=loaded.spec.name,
             segments=kept,
         )
-
-    def _transcribe_block(
-        self, block: Block, loaded: LoadedModel, options: TranscriptionOptions,
-        plan: longform.Plan, total_s: float | None,
-    ) -> tuple[list[Segment], TranscriptionOptions, str | None]:
-        """One block: its speech in pieces, decoded in batches, merged on words.
-
-        Also returns the options for the next block (the language heard first
-        holds for the rest of the recording) and the language of the output.
-        """
-        planned = pieces.plan(block.samples, block.speech, max_piece_s=plan.max_piece_s,
-                              overlap_s=plan.overlap_s)
-        outputs: list[tuple[Segment, ...]] = []
-        language = None
-        # pieces that overlap are joined on their words: ask for them (dropped later
-        # when not wanted), else a segment heard by both neighbours comes twice
-        asked = (replace(options, word_timestamps=True)
-                 if plan.overlap_s > 0 and loaded.info.timestamps else options)
-        step = max(options.batch_size, 1) if plan.batched else 1
-        for first in range(0, len(planned), step):
-            group = planned[first:first + step]
-            with job_progress.covering(block.offset_s + group[0].source_start_s,
-                                       block.offset_s + group[-1].source_end_s, total_s):
-                results = loaded.transcribe_batch(
-                    [Audio(p.samples, SAMPLE_RATE_HZ) for p in group], asked,
-                    local_attention=plan.local_attention)
-            outputs.extend(r.segments for r in results)
-            detected = next((r.language for r in results if r.language), None)
-            language = language or detected
-            if options.language is None and detected and loaded.info.languages \
-                    and detected in loaded.info.languages:
-                options = replace(options, language=detected)
-                asked = replace(asked, language=detected)
-        return pieces.merge(planned, outputs), options, language
 
     def write_outputs(
         self, transcript: Transcript, folder: Path, stem: str, formats: Sequence[str],
