@@ -128,7 +128,18 @@ def worker(system: str, audio: Path, extra: str) -> dict[str, object]:
             "peak_rss_mb": peak_rss_mb()}
 
 
+#: "system@file-stem" keys to measure again; the others reuse a result of this run's
+#: files when one is stored (``--fresh KEY,KEY``; empty: measure everything)
+FRESH: set[str] | None = None
+
+
 def run_worker(system: str, audio: Path, extra: str = "") -> dict[str, object]:
+    key = f"{system}@{audio.stem}"
+    stored = WORK / "results" / f"{key}.json"
+    if FRESH is not None and key not in FRESH and stored.exists():
+        kept: dict[str, object] = json.loads(stored.read_text("utf-8"))
+        print(f"  {key}: reusing the stored result", flush=True)
+        return kept
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
     out = subprocess.run(
         [sys.executable, __file__, "worker", system, str(audio), extra],
@@ -137,6 +148,8 @@ def run_worker(system: str, audio: Path, extra: str = "") -> dict[str, object]:
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"  {system} on {audio.name}: {result['wall_s']:.1f} s, "
           f"{result['peak_rss_mb']:.0f} MB", flush=True)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps(result), "utf-8")
     return result
 
 
@@ -149,7 +162,8 @@ def bench_long(hours_1_repeats: int = 16, hours_3_repeats: int = 48) -> str:
     rows = []
     for system in ("studio", "plain-batched+words", "plain-batched", "plain-sequential"):
         r = run_worker(system, one_hour)
-        r["wer"] = word_error_rate([(reference, str(r["text"]))]).wer
+        if "wer" not in r:
+            r["wer"] = word_error_rate([(reference, str(r["text"]))]).wer
         rows.append(r)
     three = run_worker("studio", long_wav(hours_3_repeats))
     by = {str(r["system"]): r for r in rows}
@@ -249,7 +263,13 @@ def main() -> int:
         return 0
     WORK.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "src"))
-    which = sys.argv[1:] or ["long", "nemo-folder"]
+    args = sys.argv[1:]
+    if "--fresh" in args:  # measure only these again: --fresh studio@long_b_x16,...
+        at = args.index("--fresh")
+        global FRESH
+        FRESH = set(args[at + 1].split(","))
+        del args[at:at + 2]
+    which = args or ["long", "nemo-folder"]
     sections = WORK / "sections"
     sections.mkdir(exist_ok=True)
     if "long" in which:
