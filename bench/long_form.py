@@ -131,6 +131,7 @@ def worker(system: str, audio: Path, extra: str) -> dict[str, object]:
 #: "system@file-stem" keys to measure again; the others reuse a result of this run's
 #: files when one is stored (``--fresh KEY,KEY``; empty: measure everything)
 FRESH: set[str] | None = None
+REUSED: list[str] = []
 
 
 def run_worker(system: str, audio: Path, extra: str = "") -> dict[str, object]:
@@ -139,6 +140,7 @@ def run_worker(system: str, audio: Path, extra: str = "") -> dict[str, object]:
     if FRESH is not None and key not in FRESH and stored.exists():
         kept: dict[str, object] = json.loads(stored.read_text("utf-8"))
         print(f"  {key}: reusing the stored result", flush=True)
+        REUSED.append(key)
         return kept
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=str(ROOT))
     out = subprocess.run(
@@ -203,7 +205,7 @@ def bench_long(hours_1_repeats: int = 16, hours_3_repeats: int = 48) -> str:
         f"| stt-studio defaults on 3 h (the file {hours_3_repeats}x) | "
         f"{float(three['wall_s']):.1f} | {rtfx(three):.1f} | – | {rss_3h:.0f} |",  # type: ignore[arg-type]
         "",
-        f"- Throughput: stt-studio = **{vs_batched:.2f}x** the plain batched pipeline with the "
+        f"- Throughput: stt-studio = **{vs_batched:.3f}x** the plain batched pipeline with the "
         f"same outputs (word timestamps), {vs_batched_bare:.2f}x the pipeline without word "
         "timestamps (target >= 0.95x): "
         f"**{'met' if vs_batched >= 0.95 else 'NOT met'}**.",
@@ -216,6 +218,10 @@ def bench_long(hours_1_repeats: int = 16, hours_3_repeats: int = 48) -> str:
         f"**{'met' if abs(rss_3h - rss_1h) <= 150 else 'NOT met'}**.",
         "",
     ]
+    if REUSED:
+        lines += [f"Measured in two sittings the same day on the same machine: "
+                  f"{', '.join(REUSED)} kept from the first (`--fresh` re-measured the rest "
+                  "after a change to stt-studio).", ""]
     return "\n".join(lines)
 
 
@@ -278,7 +284,9 @@ def main() -> int:
         (sections / "d_nemo_folder.md").write_text(bench_nemo_folder(), "utf-8")
     results = ROOT / "bench" / "RESULTS.md"
     head = results.read_text("utf-8") if results.exists() else "# Benchmark results\n"
-    head = head.split("## (c)", 1)[0].rstrip() + "\n\n"
+    head = head.split("## (c)", 1)[0]
+    head = "\n".join(line for line in head.splitlines()
+                     if not line.startswith("Command: `make bench` (sections c")).rstrip() + "\n\n"
     ours = "\n".join(part.read_text("utf-8") for part in sorted(sections.glob("*.md")))
     stamp = (f"Command: `make bench` (sections c and d: `python bench/long_form.py`), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n")
