@@ -28,6 +28,13 @@ B_FILE = AUDIO / "B_long" / "CONSTRUCTED_ljspeech_LJ001-0001_to_0032_concatenate
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM: getrusage's survives exec on Linux)."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -17,6 +17,22 @@ import sys
 from pathlib import Path
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak RSS in KiB.
+
+    ``/proc/self/status`` VmHWM belongs to this program's memory map. getrusage's
+    ru_maxrss survives exec on Linux: a probe started from a 2.7 GB pytest
+    process would report 2.7 GB before doing anything.
+    """
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main(argv: list[str]) -> int:
     mode, recording, root = argv[0], Path(argv[1]), Path(argv[2])
     from stt_studio.cache import prepare_cache  # before any heavy import
@@ -37,7 +53,7 @@ def main(argv: list[str]) -> int:
         transcript = studio.transcribe_audio(audio, loaded, options)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak_kb = peak_rss_kb()
     words = sum(len(s.words) for s in transcript.segments)
     print(json.dumps({"peak_rss_mb": peak_kb / 1024, "duration_s": transcript.duration_s,
                       "words": words}))
