@@ -29,7 +29,7 @@ def main() -> None:
     layout = prepare_cache(settings.cache_dir)
     from playwright.sync_api import sync_playwright
 
-    from stt_studio.entrypoints.ui import start
+    from stt_studio.entrypoints.server import start
     from stt_studio.service import Studio
 
     with socket.socket() as s:

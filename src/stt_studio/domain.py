@@ -34,6 +34,7 @@ class NoteKind(str, Enum):
     WAITING = "waiting"  # another process holds the model entry, a model is busy
     SKIPPED_AUDIO = "skipped_audio"  # undecodable parts of a recording were skipped
     LEFT_BEHIND = "left_behind"  # a temp folder could not be deleted (doctor --clean)
+    IGNORED = "ignored"  # an option the model cannot use (a prompt for a NeMo model)
     WARNING = "warning"  # any other warning the work logged
 
 
@@ -137,10 +138,14 @@ class TranscriptionOptions:
     batch_size: int = 8  # pieces decoded together (1: sequential)
     vad: bool = True  # only speech reaches the engine
     long_audio: LongAudio = LongAudio.AUTO
+    initial_prompt: str | None = None  # Whisper: words and style to expect (names, jargon)
+    temperature: float = 0.0  # Whisper: 0 = greedy/beam, raised on failure (OpenAI's rule)
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
             raise ValueError("beam_size must be >= 1")
+        if not 0.0 <= self.temperature <= 1.0:
+            raise ValueError(f"temperature must be between 0 and 1, not {self.temperature:g}")
         if not 1 <= self.batch_size <= 256:
             raise ValueError("batch_size must be between 1 and 256")
         if self.language is not None and not self.language.isalpha():

@@ -22,6 +22,7 @@ from stt_studio.domain import (
     Audio,
     EngineKind,
     ModelSpec,
+    NoteKind,
     Progress,
     Segment,
     Stage,
@@ -44,12 +45,15 @@ from stt_studio.models import catalog, store
 from stt_studio.models.manager import LoadedEntry, ModelManager
 from stt_studio.retry import Retrier
 from stt_studio.settings import Settings
-from stt_studio.transcriber import Transcriber
+from stt_studio.transcriber import Heard, Transcriber
+from stt_studio.turns import Turns
 
 log = logging.getLogger(__name__)
 
 #: short files for a NeMo model go to it this many batches at a time (sorted by length there)
 SHORT_FILE_BATCHES = 4
+#: blocks are at most this long when the text is streamed as it comes (API ``stream=true``)
+STREAM_BLOCK_S = 60.0
 #: how long `models rm` waits for a transcription that uses the model
 REMOVE_WAIT_S = 60.0
 
@@ -97,6 +101,19 @@ def _output_advice(error: StudioError, folder: Path, target: Path) -> StudioErro
                        paths=(str(target),), detail=error.detail)
 
 
+def _note_ignored(loaded: LoadedModel, options: TranscriptionOptions) -> None:
+    """Say which options this model does not use (NeMo has no prompt or temperature)."""
+    if loaded.spec.engine is not EngineKind.NEMO:
+        return
+    ignored = [name for name, given in (("prompt", bool(options.initial_prompt)),
+                                        ("temperature", options.temperature > 0)) if given]
+    if ignored:
+        job_progress.note(NoteKind.IGNORED,
+                          f"{loaded.spec.name} is a NeMo model: it has no "
+                          f"{' or '.join(ignored)}, so {'they were' if len(ignored) > 1 else 'it was'}"
+                          " ignored (Whisper models use them)", logger=log)
+
+
 def _only_language(loaded: LoadedModel) -> str | None:
     """The language of a one-language model (the answer even when nobody spoke)."""
     languages = loaded.info.languages
@@ -109,6 +126,7 @@ class Studio:
         self.layout = layout
         self.retrier = retrier or Retrier(settings.retry)
         self.models = ModelManager(layout, self.retrier)
+        self.turns = Turns()
 
     def _ensure_cache(self) -> None:
         """(Re)create the cache folders; what stands in the way is said plainly."""
@@ -132,25 +150,32 @@ class Studio:
         model: str | None = None,
         options: TranscriptionOptions | None = None,
         progress: Progress | None = None,
+        on_segments: Heard | None = None,
     ) -> Result:
         """Load (once), then decode and transcribe ``path`` block by block.
 
         The recording is never held whole: memory depends on
-        ``settings.block_s``, not on the recording's length.
+        ``settings.block_s``, not on the recording's length. Jobs for one
+        model take turns in the order they came (:class:`Turns`).
+        ``on_segments`` receives the segments of each stretch as soon as
+        they are final (in time order), for clients that show text as it comes.
         """
         started = time.perf_counter()
+        options = options or TranscriptionOptions()
         with job_progress.job(progress):
             job_progress.stage(Stage.LOADING)
             spec = catalog.resolve(model or self.settings.default_model)
             self._ensure_cache()
-            with self.models.lease(spec, self.settings.device) as loaded:
+            with self.turns.turn(spec.name), \
+                    self.models.lease(spec, self.settings.device) as loaded:
+                _note_ignored(loaded, options)
                 job_progress.stage(Stage.DECODING)
                 with AudioStream(Path(path), cache_dir=self.layout.root,
                                  retrier=self.retrier) as stream:
                     job_progress.stage(Stage.TRANSCRIBING)
                     transcript = self._transcribe_stream(
-                        stream.chunks(), stream.declared_s or None, loaded,
-                        options or TranscriptionOptions())
+                        stream.chunks(), stream.declared_s or None, loaded, options,
+                        on_segments)
             return Result(transcript, loaded.device, time.perf_counter() - started,
                           loaded.spec.engine.value)
 
@@ -221,7 +246,7 @@ class Studio:
         self._ensure_cache()
         ready: list[tuple[Path, Audio, list[pieces.Piece], Progress | None]] = []
         order: list[tuple[Path, Exception | None]] = []  # None: in the batch
-        with self.models.lease(spec, self.settings.device) as loaded:
+        with self.turns.turn(spec.name), self.models.lease(spec, self.settings.device) as loaded:
             for path in paths:
                 progress = progress_for(path) if progress_for else None
                 try:
@@ -289,10 +314,12 @@ class Studio:
 
     def _transcribe_stream(
         self, chunks: Iterable[np.ndarray], total_s: float | None, loaded: LoadedModel,
-        options: TranscriptionOptions,
+        options: TranscriptionOptions, on_segments: Heard | None = None,
     ) -> Transcript:
         plan = longform.choose(loaded.info, loaded.spec, options, total_s, self.settings)
-        run = Transcriber(loaded, options, plan, total_s)
+        if on_segments is not None:  # someone watches the text come: hand it over sooner
+            plan = replace(plan, block_s=min(plan.block_s, STREAM_BLOCK_S))
+        run = Transcriber(loaded, options, plan, total_s, heard=on_segments)
         samples = 0
         only: Block | None = None  # the first block, kept while it may be the only one
         count = 0

@@ -15,6 +15,8 @@ from pathlib import Path
 from stt_studio.retry import DEFAULT_DELAYS_S, DEFAULT_MAX_WAIT_S, RetryPolicy
 
 DEFAULT_MODEL = "tiny.en"
+#: the largest upload (page and API): about two hours of WAV, days of MP3
+DEFAULT_MAX_UPLOAD_MB = 2048
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -51,6 +53,10 @@ class Settings:
     block_s: recordings are read and transcribed in blocks of at most this
         long, cut at pauses, so memory does not grow with the recording.
     host, port: where `stt-studio serve` listens (this machine only by default).
+    api_key: what ``/v1`` requests must send as ``Authorization: Bearer``
+        (``STT_STUDIO_API_KEY``; None: none on 127.0.0.1, a random token beyond).
+    max_upload_mb: the largest upload the page and the API take
+        (``STT_STUDIO_MAX_UPLOAD_MB``).
     """
 
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -64,6 +70,8 @@ class Settings:
     block_s: float = 600.0
     host: str = "127.0.0.1"
     port: int = 7860
+    api_key: str | None = None
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -74,6 +82,11 @@ class Settings:
             raise ValueError("long_audio_window_s must be at least 30 seconds")
         if self.block_s < 60:
             raise ValueError("block_s must be at least 60 seconds")
+        if self.max_upload_mb < 1:
+            raise ValueError("max_upload_mb must be at least 1 (MB)")
+        if self.api_key is not None and (not self.api_key.strip() or
+                                         any(c.isspace() for c in self.api_key)):
+            raise ValueError("the API key must be a non-empty word (no spaces)")
         if self.model_ttl_s is not None and self.model_ttl_s <= 0:
             raise ValueError("model_ttl_s must be > 0 seconds (or None for never)")
 
@@ -85,6 +98,8 @@ class Settings:
         cache_dir: Path | str | None = None,
         device: str | None = None,
         serving: bool = False,
+        api_key: str | None = None,
+        max_upload_mb: int | None = None,
     ) -> Settings:
         """Read ``STT_STUDIO_*`` variables; explicit arguments win over them.
 
@@ -109,6 +124,9 @@ class Settings:
             block_s=_seconds(env, "STT_STUDIO_BLOCK_S", 600.0),
             host=env.get("STT_STUDIO_HOST", "127.0.0.1"),
             port=_port(env.get("STT_STUDIO_PORT", "7860")),
+            api_key=api_key or env.get("STT_STUDIO_API_KEY") or None,
+            max_upload_mb=(max_upload_mb if max_upload_mb is not None else
+                           _megabytes(env, "STT_STUDIO_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)),
         )
 
 
@@ -131,3 +149,13 @@ def _port(text: str) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"STT_STUDIO_PORT must be a number, not {text!r}") from None
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of megabytes, not {text!r}") from None

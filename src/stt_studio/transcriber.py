@@ -9,6 +9,7 @@ all its pieces are back, and its samples are let go.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from stt_studio import progress as job_progress
@@ -17,6 +18,9 @@ from stt_studio.audio.blocks import Block
 from stt_studio.domain import SAMPLE_RATE_HZ, Audio, Segment, TranscriptionOptions
 from stt_studio.engines.base import LoadedModel
 from stt_studio.longform import Plan
+
+#: receives the segments of a stretch of audio once they are final (times in the recording)
+Heard = Callable[[Sequence[Segment]], None]
 
 
 @dataclass(slots=True)
@@ -37,6 +41,7 @@ class Transcriber:
     total_s: float | None
     segments: list[Segment] = field(default_factory=list)
     language: str | None = None  # of the output, as the engine said
+    heard: Heard | None = None
     _queue: deque[tuple[_Open, int]] = field(default_factory=deque)
     _open: deque[_Open] = field(default_factory=deque)
 
@@ -87,5 +92,8 @@ class Transcriber:
         while self._open and self._open[0].missing == 0:
             entry = self._open.popleft()
             merged = pieces.merge(entry.planned, entry.outputs)
-            self.segments.extend(chunking.shift(s, entry.block.offset_s) for s in merged)
+            final = [chunking.shift(s, entry.block.offset_s) for s in merged]
+            self.segments.extend(final)
+            if self.heard is not None and final:
+                self.heard(final)
             job_progress.heard(entry.block.offset_s + entry.block.duration_s, self.total_s)

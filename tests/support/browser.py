@@ -61,7 +61,7 @@ def serving(studio: Any, heartbeat_s: float = 0.2, stale_after_s: float = 15.0,
 
 
 def start_app(studio: Any, heartbeat_s: float = 0.2, stale_after_s: float = 15.0) -> Any:
-    from stt_studio.entrypoints.ui import start
+    from stt_studio.entrypoints.server import start
 
     return start(studio, "127.0.0.1", free_port(), heartbeat_s=heartbeat_s,
                  stale_after_s=stale_after_s)

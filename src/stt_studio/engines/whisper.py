@@ -116,6 +116,7 @@ class WhisperModel:
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
             vad_filter=False,  # the studio's VAD chose this audio already
+            **_sampling(options),
         )
         out = []
         total_s = max(audio.duration_s, 1e-9)
@@ -151,6 +152,7 @@ class WhisperModel:
             batch_size=options.batch_size,
             vad_filter=False,
             clip_timestamps=clips,
+            **_sampling(options),
         )
         per_piece: list[list[Segment]] = [[] for _ in pieces]
         total_s = max(at_s, 1e-9)
@@ -163,6 +165,21 @@ class WhisperModel:
 
     def close(self) -> None:
         self.model = None
+
+
+def _sampling(options: TranscriptionOptions) -> dict[str, Any]:
+    """The prompt and temperature, as faster-whisper takes them.
+
+    Temperature 0 keeps faster-whisper's own schedule (0, then higher on a
+    failed window), which is what OpenAI's API means by 0; above 0 it samples
+    at that temperature.
+    """
+    chosen: dict[str, Any] = {}
+    if options.initial_prompt:
+        chosen["initial_prompt"] = options.initial_prompt
+    if options.temperature > 0:
+        chosen["temperature"] = options.temperature
+    return chosen
 
 
 def _segment(raw: Any, offset_s: float) -> Segment:

@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                     default=_OPTIONS.long_audio.value,
                     help="NeMo models on long audio: windows cut at pauses, or the model's "
                          "local attention (default: auto, chosen by length)")
+    tr.add_argument("--initial-prompt", metavar="TEXT",
+                    help="Whisper: names, jargon or spelling to expect (NeMo models ignore it)")
+    tr.add_argument("--temperature", type=float, default=_OPTIONS.temperature,
+                    help="Whisper sampling temperature, 0 to 1; 0 decodes greedily/with beams "
+                         "and raises it only when a window fails (default: 0)")
     cues = tr.add_argument_group("subtitles (srt, vtt)")
     cues.add_argument("--max-line-chars", type=int, default=_LAYOUT.max_line_chars, metavar="N",
                       help=f"characters a line holds at most (default: {_LAYOUT.max_line_chars})")
@@ -120,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", choices=DEVICES, default=None)
     serve.add_argument("--no-preload", action="store_true",
                        help="do not load the default model at start-up")
+    access = serve.add_argument_group("access (see README: Access control)")
+    access.add_argument("--api-key", metavar="KEY", default=None,
+                        help="API requests must send `Authorization: Bearer KEY` (or "
+                             "$STT_STUDIO_API_KEY); beyond 127.0.0.1 without one, a random "
+                             "token is made and printed")
+    access.add_argument("--auth", metavar="USER:PASSWORD", action="append", default=[],
+                        help="a login for the web page (repeatable)")
+    access.add_argument("--auth-file", metavar="FILE", action="append", default=[], type=Path,
+                        help="a file of USER:PASSWORD lines for the web page's login")
+    access.add_argument("--max-upload-mb", type=int, default=None, metavar="MB",
+                        help="the largest upload, page and API (default: 2048, or "
+                             "$STT_STUDIO_MAX_UPLOAD_MB)")
+    access.add_argument("--cors-origin", metavar="ORIGIN", action="append", default=[],
+                        help="let web pages from ORIGIN call the API, e.g. "
+                             "http://localhost:3000 (repeatable; default: none)")
     serve.set_defaults(handler=_serve)
 
     doctor = sub.add_parser("doctor", parents=[common], help="check the set-up")
@@ -136,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None),
                                      device=getattr(args, "device", None),
-                                     serving=args.command == "serve")
+                                     serving=args.command == "serve",
+                                     api_key=getattr(args, "api_key", None),
+                                     max_upload_mb=getattr(args, "max_upload_mb", None))
     except ValueError as exc:
         parser.error(str(exc))
     try:
@@ -180,6 +202,7 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
             target_language=args.target_language,
             word_timestamps=not args.no_word_timestamps, beam_size=args.beam_size,
             batch_size=args.batch_size, vad=args.vad, long_audio=LongAudio(args.long_audio),
+            initial_prompt=args.initial_prompt, temperature=args.temperature,
         )
         subtitles = SubtitleLayout(max_line_chars=args.max_line_chars,
                                    max_lines=args.max_lines, max_cue_s=args.max_cue_s)
@@ -231,11 +254,20 @@ def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -
 
 
 def _serve(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
-    from stt_studio.entrypoints.ui import serve
+    from stt_studio.entrypoints.api.access import decide, parse_logins
+    from stt_studio.entrypoints.server import ServeOptions, serve
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
-    return serve(settings, layout, host, port, preload=not args.no_preload)
+    try:
+        logins = parse_logins(args.auth, args.auth_file)
+    except StudioError as exc:
+        report(exc)
+        return 2
+    options = ServeOptions(access=decide(host, settings.api_key, logins),
+                           max_upload_mb=settings.max_upload_mb,
+                           cors_origins=tuple(args.cors_origin))
+    return serve(settings, layout, host, port, preload=not args.no_preload, options=options)
 
 
 def _doctor(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:

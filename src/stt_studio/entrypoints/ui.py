@@ -7,29 +7,23 @@ link, no analytics or version check, no web fonts, no server-side rendering.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stt_studio.cache import SYSTEM_TEMP_DIR, CacheLayout, check_writable
-from stt_studio.domain import ProgressEvent, Task
-from stt_studio.entrypoints.console import report
-from stt_studio.entrypoints.ui_view import duration as view_duration
-from stt_studio.errors import ServerError, translate_os_error
-from stt_studio.hazards import Hazard, log_hazards, render_hazards, windows_hazards
-from stt_studio.settings import Settings
+from stt_studio.domain import Task
+from stt_studio.errors import translate_os_error
+from stt_studio.hazards import Hazard, render_hazards
 
 if TYPE_CHECKING:
     import gradio as gr
 
     from stt_studio.entrypoints.ui_handlers import StudioUI
-    from stt_studio.service import Studio
 
 log = logging.getLogger("stt_studio.ui")
 
@@ -55,6 +49,30 @@ WATCHDOG_JS = """() => {
       last = box.value;
     }
   }, 1000);
+}"""
+#: says in the status box, before any upload, that a chosen file is past the limit
+UPLOAD_LIMIT_JS = """(limitMb) => {
+  const limit = limitMb * 1024 * 1024;
+  const mb = (n) => (n / 1048576).toFixed(1);
+  const check = (files) => {
+    const big = Array.from(files || []).filter((f) => f.size > limit);
+    const box = document.querySelector('#status textarea');
+    if (!big.length || !box) return;
+    box.value = '✗ Too large to upload: '
+      + big.map((f) => f.name + ' (' + mb(f.size) + ' MB)').join(', ')
+      + '\\nThis studio takes files up to ' + limitMb + ' MB.\\nWhat to do:'
+      + '\\n  • Send a compressed copy, e.g. `ffmpeg -i INPUT -ac 1 -b:a 64k out.mp3` '
+      + '(an hour is about 30 MB)'
+      + '\\n  • Or start the studio with a higher limit: stt-studio serve --max-upload-mb N '
+      + '(or STT_STUDIO_MAX_UPLOAD_MB)'
+      + '\\n  • Or transcribe it from the command line: stt-studio transcribe FILE';
+  };
+  document.addEventListener('change', (e) => {
+    if (e.target && e.target.type === 'file') check(e.target.files);
+  }, true);
+  document.addEventListener('drop', (e) => {
+    if (e.dataTransfer) check(e.dataTransfer.files);
+  }, true);
 }"""
 CSS = """
 #status textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
@@ -109,6 +127,8 @@ class _TranscribeTab:
     batch_size: Any
     vad: Any
     long_audio: Any
+    prompt: Any
+    temperature: Any
     run: Any
     cancel: Any
     status: Any
@@ -169,6 +189,11 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
                                label="Skip silence (voice activity detection)")
         c["long_audio"] = gr.Radio([a.value for a in LongAudio], value=LongAudio.AUTO.value,
                                    label="Long audio (NeMo models)", elem_id="long-audio")
+        c["prompt"] = gr.Textbox(label="Prompt (Whisper): names, jargon, spelling to expect",
+                                 lines=1, max_lines=4, elem_id="prompt")
+        c["temperature"] = gr.Slider(0.0, 1.0, value=0.0, step=0.1, elem_id="temperature",
+                                     label="Temperature (Whisper; 0: raised only when "
+                                           "decoding fails)")
     with gr.Row():
         c["run"] = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
         c["cancel"] = gr.Button(CANCEL_LABEL, variant="stop", interactive=False,
@@ -242,7 +267,7 @@ def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
     t.model.change(ui.model_changed, inputs=t.model,
                    outputs=[t.language, t.task, t.target, t.options_row], **private)
     options = [t.model, t.language, t.task, t.target, t.words, t.formats, t.beam,
-               t.batch_size, t.vad, t.long_audio]
+               t.batch_size, t.vad, t.long_audio, t.prompt, t.temperature]
     work: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "work"}
     t.run.click(ui.arm, outputs=[t.run, t.cancel], **instant).then(
         ui.transcribe, inputs=[t.audio, *options],
@@ -321,115 +346,7 @@ def build_app(ui: StudioUI) -> gr.Blocks:
     return app  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
-    """A running server: its URL and how to stop it."""
-
-    app: gr.Blocks
-    url: str
-
-    def close(self) -> None:
-        self.app.close()
-
-
 def startup_warning(scratch_warning: str | None, hazards: Sequence[Hazard]) -> str | None:
     """What the status box says when the page opens: an unwritable cache, then path hazards."""
     parts = [text for text in (scratch_warning, render_hazards(hazards)) if text]
     return "\n\n".join(parts) or None
-
-
-def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0,
-          stale_after_s: float = STALE_AFTER_S,
-          hazards: Sequence[Hazard] | None = None) -> Served:
-    """Build the app and serve it in background threads (returns at once).
-
-    hazards: the cache path's hazards, if the caller found them already.
-    """
-    scratch, warning = ui_scratch(studio.layout)
-    offline_environment(scratch)
-    from stt_studio.entrypoints.ui_handlers import StudioUI
-
-    if hazards is None:
-        hazards = windows_hazards(studio.layout)
-    ui_outputs = scratch / "outputs"
-    app = build_app(StudioUI(studio, outputs_root=ui_outputs,
-                             startup_warning=startup_warning(warning, hazards),
-                             heartbeat_s=heartbeat_s))
-    app.queue(default_concurrency_limit=4)
-    import gradio as gr
-
-    app.launch(
-        server_name=host, server_port=port, share=False, show_error=True,
-        prevent_thread_lock=True, inbrowser=False, ssr_mode=False, quiet=True,
-        allowed_paths=[str(ui_outputs)], footer_links=["api", "settings"],
-        theme=gr.themes.Default(), css=CSS, pwa=False, mcp_server=False,
-        js=WATCHDOG_JS % int(stale_after_s * 1000),
-    )
-    url = f"http://{_url_host(host)}:{app.server_port}/"
-    return Served(app, url)
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-def _log_stage(event: ProgressEvent) -> None:
-    if event.stage is not None:
-        log.info("preload: %s", event.text)
-
-
-def _preload(studio: Studio) -> None:
-    name = studio.settings.default_model
-    try:
-        loaded = studio.load(name, progress=_log_stage)
-        log.info("default model %s is ready on %s", name, loaded.device)
-    except Exception as exc:  # noqa: BLE001 - the UI shows it again on first use
-        report(exc, subject=f"preloading {name}", show_traceback=True)
-
-
-def serve(settings: Settings, layout: CacheLayout, host: str, port: int,
-          preload: bool = True) -> int:
-    """Run the studio until Ctrl+C; return the exit code."""
-    hazards = windows_hazards(layout)
-    log_hazards(hazards)  # at once, before the slow imports
-    from stt_studio.service import Studio
-
-    studio = Studio(settings, layout)
-    if not _is_loopback(host):
-        log.warning("listening on %s: anyone who can reach this machine can use the studio "
-                    "(there is no login)", host)
-    try:
-        served = start(studio, host, port, hazards=hazards)
-    except OSError as exc:
-        raise ServerError(
-            f"cannot listen on {host}:{port}",
-            detail=str(exc).split(". You can specify")[0],  # Gradio's own hint names its API
-            remedies=(f"Pass another port: stt-studio serve --port {port + 1}",
-                      "Or stop the program using the port"),
-        ) from exc
-    print(f"stt-studio is running: open {served.url} in your browser (Ctrl+C stops it)",
-          flush=True)
-    print(f"  default model: {settings.default_model} · cache: {layout.root}", flush=True)
-    if settings.model_ttl_s is not None:
-        studio.models.start_reaper(settings.model_ttl_s)
-        print(f"  idle models unload after {view_duration(settings.model_ttl_s)} "
-              "(STT_STUDIO_MODEL_TTL_S; 0 keeps them loaded)", flush=True)
-    if preload:
-        threading.Thread(target=_preload, args=(studio,), name="preload", daemon=True).start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("stopping…", flush=True)
-    finally:
-        studio.models.stop_reaper()
-        served.close()
-    return 0

@@ -84,6 +84,7 @@ class StudioUI(ModelHandlers):
     heartbeat_s: float = 1.0
     outputs_root: Path = field(default=Path())  # "": under the cache's tmp folder
     startup_warning: str | None = None
+    max_upload_mb: int | None = None  # None: no limit (the server sets one)
     _whisper_languages: tuple[str, ...] = field(default=(), init=False)
     #: each page's cancel switch for its job (by Gradio session; "" outside Gradio)
     _cancels: dict[str, threading.Event] = field(default_factory=dict, init=False)
@@ -107,6 +108,8 @@ class StudioUI(ModelHandlers):
         batch_size: float = 8,
         vad: bool = True,
         long_audio: str = LongAudio.AUTO.value,
+        initial_prompt: str | None = None,
+        temperature: float = 0.0,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -122,9 +125,14 @@ class StudioUI(ModelHandlers):
             if not paths:
                 yield (NO_RECORDING, "", [], None, [], None, _picker(None), None, None)
                 return
+            too_large = self._too_large(paths)
+            if too_large:
+                yield (too_large, "", [], None, [], None, _picker(None), None, None)
+                return
             try:
                 options, chosen = _options(language, task, target_language, word_timestamps,
-                                           formats, beam_size, batch_size, vad, long_audio)
+                                           formats, beam_size, batch_size, vad, long_audio,
+                                           initial_prompt, temperature)
             except InvalidOptionError as invalid:
                 yield (view.failure(invalid, stage="checking the options",
                                     cache_dir=self.studio.layout.root),
@@ -149,6 +157,8 @@ class StudioUI(ModelHandlers):
         batch_size: float = 8,
         vad: bool = True,
         long_audio: str = LongAudio.AUTO.value,
+        initial_prompt: str | None = None,
+        temperature: float = 0.0,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -156,8 +166,23 @@ class StudioUI(ModelHandlers):
         download files out (``/transcribe_many`` takes a list and returns the rest too)."""
         for output in self.transcribe(audio, model, language, task, target_language,
                                       word_timestamps, formats, beam_size, batch_size, vad,
-                                      long_audio, progress, request):
+                                      long_audio, initial_prompt, temperature, progress,
+                                      request):
             yield output[:4]
+
+    def _too_large(self, paths: Sequence[Path]) -> str | None:
+        """The status text when a recording is past the upload limit (None: all fit)."""
+        if self.max_upload_mb is None:
+            return None
+        limit = self.max_upload_mb * 1024 * 1024
+        big = []
+        for path in paths:
+            try:
+                if path.stat().st_size > limit:
+                    big.append(f"{path.name} ({path.stat().st_size / 1048576:.1f} MB)")
+            except OSError:
+                continue  # the file's own run says what is wrong with it
+        return view.too_large(big, self.max_upload_mb) if big else None
 
     def _run(self, batch: Batch, model: str, options: TranscriptionOptions,
              formats: Sequence[str], progress: gr.Progress,
@@ -404,6 +429,7 @@ def _paths(audio: str | Sequence[str] | None) -> list[Path]:
 def _options(language: str | None, task: str, target_language: str | None,
              word_timestamps: bool, formats: Sequence[str] | None, beam_size: float,
              batch_size: float, vad: bool, long_audio: str,
+             initial_prompt: str | None = None, temperature: float = 0.0,
              ) -> tuple[TranscriptionOptions, list[str]]:
     """The controls' values as options and formats; InvalidOptionError says what is wrong."""
     try:
@@ -416,6 +442,8 @@ def _options(language: str | None, task: str, target_language: str | None,
             batch_size=int(batch_size),
             vad=bool(vad),
             long_audio=LongAudio(long_audio or LongAudio.AUTO.value),
+            initial_prompt=(initial_prompt or "").strip() or None,
+            temperature=float(temperature or 0.0),
         )
         chosen = list(formats or ())
         unknown = [f for f in chosen if f not in FORMATS]

@@ -315,3 +315,15 @@ def human_bytes(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def too_large(files: Sequence[str], limit_mb: int) -> str:
+    """The status when uploads are past the studio's limit (also said by the page's script)."""
+    return (f"✗ Too large to upload: {', '.join(files)}\n"
+            f"This studio takes files up to {limit_mb} MB.\n"
+            "What to do:\n"
+            "  • Send a compressed copy, e.g. `ffmpeg -i INPUT -ac 1 -b:a 64k out.mp3` "
+            "(an hour is about 30 MB)\n"
+            "  • Or start the studio with a higher limit: stt-studio serve --max-upload-mb N "
+            "(or STT_STUDIO_MAX_UPLOAD_MB)\n"
+            "  • Or transcribe it from the command line: stt-studio transcribe FILE")

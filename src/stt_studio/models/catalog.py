@@ -100,6 +100,12 @@ def local_spec(path: Path) -> ModelSpec:
     )
 
 
+def registered(name: str) -> ModelSpec | None:
+    """A registry name or alias -> its spec; None for anything else (no path lookups)."""
+    key = name.strip()
+    return _BY_NAME.get(ALIASES.get(key, key).lower())
+
+
 def resolve(name: str) -> ModelSpec:
     """Registry name, alias, local path or hub id -> spec (no network)."""
     key = name.strip()

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible HTTP API and the server that hosts it beside the web UI."""
