@@ -115,3 +115,21 @@ def test_settings_are_frozen():
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.device = "cpu"  # type: ignore[misc]
+
+
+def test_api_key_and_upload_limit_from_the_environment():
+    settings = Settings.from_env({"STT_STUDIO_API_KEY": "k3y", "STT_STUDIO_MAX_UPLOAD_MB": "64"})
+    assert (settings.api_key, settings.max_upload_mb) == ("k3y", 64)
+    flags = Settings.from_env({"STT_STUDIO_API_KEY": "k3y", "STT_STUDIO_MAX_UPLOAD_MB": "64"},
+                              api_key="other", max_upload_mb=8)
+    assert (flags.api_key, flags.max_upload_mb) == ("other", 8)
+    assert Settings.from_env({}).api_key is None
+    assert Settings.from_env({}).max_upload_mb == 2048
+
+
+@pytest.mark.parametrize("env", [{"STT_STUDIO_MAX_UPLOAD_MB": "lots"},
+                                 {"STT_STUDIO_MAX_UPLOAD_MB": "0"},
+                                 {"STT_STUDIO_API_KEY": "two words"}])
+def test_bad_api_settings_are_rejected(env):
+    with pytest.raises(ValueError, match="STT_STUDIO_MAX_UPLOAD_MB|max_upload_mb|API key"):
+        Settings.from_env(env)

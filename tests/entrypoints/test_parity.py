@@ -40,3 +40,30 @@ def test_defaults_agree():
     assert params["beam_size"].default == cli["beam_size"] == defaults.beam_size
     assert params["task"].default == cli["task"] == defaults.task.value
     assert cli["language"] is defaults.language and cli["target_language"] is None
+    assert params["temperature"].default == cli["temperature"] == defaults.temperature
+    assert params["initial_prompt"].default is cli["initial_prompt"] is defaults.initial_prompt
+
+
+# a form value for each option that differs from its default, as an HTTP client sends it
+API_FIELDS = {
+    "language": ("language", "de"), "target_language": ("target_language", "fr"),
+    "word_timestamps": ("word_timestamps", "true"), "beam_size": ("beam_size", "2"),
+    "batch_size": ("batch_size", "3"), "vad": ("vad", "false"),
+    "long_audio": ("long_audio", "windows"), "initial_prompt": ("prompt", "Kennedy"),
+    "temperature": ("temperature", "0.5"),
+}
+
+
+def test_every_option_is_an_api_field():
+    from stt_studio.domain import Task
+    from stt_studio.entrypoints.api.form import EXTRA_FIELDS, parse
+
+    defaults = parse({}, Task.TRANSCRIBE).options
+    for field in dataclasses.fields(TranscriptionOptions):
+        if field.name == "task":  # the endpoint says it: /transcriptions or /translations
+            assert parse({}, Task.TRANSLATE).options.task is Task.TRANSLATE
+            continue
+        name, value = API_FIELDS[field.name]
+        options = parse({name: [value]}, Task.TRANSCRIBE).options
+        assert getattr(options, field.name) != getattr(defaults, field.name), field.name
+        assert name in EXTRA_FIELDS or name in ("language", "prompt", "temperature"), name
