@@ -185,7 +185,15 @@ class AudioError(StudioError):
 
 
 class InvalidOptionError(StudioError):
+    """``option``: the flag or field it is about, when one is to blame (the API names it)."""
+
     title = "Invalid option"
+
+    def __init__(self, summary: str, *, option: str | None = None,
+                 causes: Sequence[str] | None = None, remedies: Sequence[str] | None = None,
+                 paths: Sequence[Path | str] = (), detail: str | None = None) -> None:
+        super().__init__(summary, causes=causes, remedies=remedies, paths=paths, detail=detail)
+        self.option = option
 
 
 class ModelInUseError(StudioError):

@@ -83,7 +83,8 @@ class Settings:
         if self.block_s < 60:
             raise ValueError("block_s must be at least 60 seconds")
         if self.max_upload_mb < 1:
-            raise ValueError("max_upload_mb must be at least 1 (MB)")
+            raise ValueError("the upload limit (--max-upload-mb, STT_STUDIO_MAX_UPLOAD_MB) "
+                             f"must be at least 1 MB, not {self.max_upload_mb}")
         if self.api_key is not None and (not self.api_key.strip() or
                                          any(c.isspace() for c in self.api_key)):
             raise ValueError("the API key must be a non-empty word (no spaces)")

@@ -345,7 +345,9 @@ class NemoModel:
             if target is None or target == source:
                 raise InvalidOptionError(
                     "translation needs a target language different from the spoken one",
-                    remedies=(f"Pass --target-language, one of: {', '.join(langs)}",),
+                    remedies=(f"Pass --target-language, one of: {', '.join(langs)}",
+                              f"Or name the spoken language (taken as {source!r}; Canary does "
+                              "not detect it): --language, or the API's `language` field"),
                 )
         else:
             target = source

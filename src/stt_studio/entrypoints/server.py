@@ -2,8 +2,8 @@
 
 FastAPI hosts the Gradio app, so both share one :class:`Studio` (one model
 manager, one queue of turns per model). Around them, from the outside in:
-CORS (only with ``--cors-origin``), the access gate (:mod:`api.access`) and
-the upload limit (:mod:`api.limits`). uvicorn serves it all from a socket
+CORS (no origin but those of ``--cors-origin``), the access gate (:mod:`api.access`)
+and the upload limit (:mod:`api.limits`). uvicorn serves it all from a socket
 bound here first, so a port in use is a readable error, not an exit.
 """
 
@@ -126,11 +126,12 @@ def build_server_app(studio: Studio, blocks: Any, ui_outputs: Any, host: str, po
     access = options.access
     app.add_middleware(UploadLimit, limit_mb=options.max_upload_mb)
     app.add_middleware(AccessGate, access=access, port=port)
-    if options.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins),
-                           allow_methods=["*"], allow_headers=["*"])
+    # always present, so Gradio's own CORS stands down: reached at a LAN address, it
+    # lets any origin read the page's routes with credentials; no origins = CORS off
+    app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins),
+                       allow_methods=["*"], allow_headers=["*"])
     gr.mount_gradio_app(
         app, blocks, path="/", server_name=host, server_port=port,
         auth=list(access.logins) or None,

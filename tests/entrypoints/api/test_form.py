@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from stt_studio.domain import LongAudio, Task, TranscriptionOptions
-from stt_studio.entrypoints.api.form import FieldError, ResponseFormat, parse
+from stt_studio.entrypoints.api.form import ResponseFormat, parse
+from stt_studio.errors import InvalidOptionError
 
 
 def fields(**values):
@@ -74,9 +75,9 @@ def test_translation_targets_english():
       "word_timestamps": "false"}, "word_timestamps"),
 ])
 def test_a_bad_field_is_named(values, param):
-    with pytest.raises(FieldError) as caught:
+    with pytest.raises(InvalidOptionError) as caught:
         parse(fields(**values), Task.TRANSCRIBE)
-    assert caught.value.param == param
+    assert caught.value.option == param
     assert "What to do" in caught.value.render()
 
 

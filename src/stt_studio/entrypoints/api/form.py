@@ -40,12 +40,9 @@ ACCEPTED_UNUSED = ("chunking_strategy", "include[]", "include", "known_speaker_n
                    "known_speaker_references[]", "user")
 
 
-class FieldError(InvalidOptionError):
-    """A form field holds something this API cannot take; ``param`` names it."""
-
-    def __init__(self, param: str, summary: str, remedy: str) -> None:
-        super().__init__(summary, remedies=(remedy,))
-        self.param = param
+def field_error(param: str, summary: str, remedy: str) -> InvalidOptionError:
+    """A form field holds something this API cannot take; ``option`` names the field."""
+    return InvalidOptionError(summary, option=param, remedies=(remedy,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,7 @@ class ApiRequest:
 
 
 def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
-    """Form fields (each name -> its values) -> :class:`ApiRequest`; FieldError when wrong."""
+    """Form fields (each name -> its values) -> :class:`ApiRequest`; InvalidOptionError (``.option``) when wrong."""
     def one(name: str) -> str | None:
         values = [v for v in fields.get(name, ()) if v != ""]
         return values[-1].strip() if values else None
@@ -73,10 +70,10 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
                      for value in fields.get(key, ()) for g in value.split(",") if g.strip()]
     for g in granularities:
         if g not in GRANULARITIES:
-            raise FieldError("timestamp_granularities[]", f"unknown timestamp granularity {g!r}",
+            raise field_error("timestamp_granularities[]", f"unknown timestamp granularity {g!r}",
                              "Send segment and/or word")
     if granularities and response_format is not ResponseFormat.VERBOSE_JSON:
-        raise FieldError("timestamp_granularities[]",
+        raise field_error("timestamp_granularities[]",
                          "timestamp_granularities needs response_format=verbose_json",
                          "Ask for verbose_json, or leave timestamp_granularities out")
     wants_words = "word" in granularities
@@ -84,7 +81,7 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
     word_timestamps = _flag(one("word_timestamps"), "word_timestamps",
                             default=wants_words or subtitles)
     if wants_words and not word_timestamps:
-        raise FieldError("word_timestamps", "word_timestamps=false contradicts "
+        raise field_error("word_timestamps", "word_timestamps=false contradicts "
                          "timestamp_granularities[]=word", "Leave one of the two out")
     language = one("language")
     try:
@@ -102,7 +99,7 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
             temperature=_number(one("temperature"), float, "temperature", _DEFAULTS.temperature),
         )
     except ValueError as exc:
-        raise FieldError(_field_named(str(exc)), str(exc), "Correct the field and send again",
+        raise field_error(_field_named(str(exc)), str(exc), "Correct the field and send again",
                          ) from exc
     try:
         layout = SubtitleLayout(
@@ -112,7 +109,7 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
             max_cue_s=_number(one("max_cue_s"), float, "max_cue_s", _LAYOUT.max_cue_s),
         )
     except ValueError as exc:
-        raise FieldError(_field_named(str(exc)), str(exc), "Correct the field and send again",
+        raise field_error(_field_named(str(exc)), str(exc), "Correct the field and send again",
                          ) from exc
     return ApiRequest(
         model=one("model"), options=options, response_format=response_format,
@@ -135,7 +132,7 @@ def _choice(text: str, kind: type[E], name: str) -> E:
         return kind(text.lower())
     except ValueError:
         allowed = ", ".join(str(member.value) for member in kind)
-        raise FieldError(name, f"{name} cannot be {text!r}", f"Use one of: {allowed}") from None
+        raise field_error(name, f"{name} cannot be {text!r}", f"Use one of: {allowed}") from None
 
 
 def _number(text: str | None, kind: Callable[[str], T], name: str, default: T) -> T:
@@ -144,7 +141,7 @@ def _number(text: str | None, kind: Callable[[str], T], name: str, default: T) -
     try:
         return kind(text)
     except ValueError:
-        raise FieldError(name, f"{name} must be a number, not {text!r}",
+        raise field_error(name, f"{name} must be a number, not {text!r}",
                          f"Send {name} as a number, e.g. {default}") from None
 
 
@@ -159,5 +156,5 @@ def _flag(text: str | None, name: str, *, default: bool) -> bool:
         return True
     if text.lower() in _FALSE:
         return False
-    raise FieldError(name, f"{name} must be true or false, not {text!r}",
+    raise field_error(name, f"{name} must be true or false, not {text!r}",
                      f"Send {name}=true or {name}=false")

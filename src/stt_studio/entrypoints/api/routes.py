@@ -21,7 +21,7 @@ from stt_studio.domain import Task
 from stt_studio.entrypoints.api import form, models, shapes
 from stt_studio.entrypoints.api.jobs import ApiJob, save_upload
 from stt_studio.entrypoints.api.limits import UploadTooLarge, too_large_message
-from stt_studio.errors import StudioError, UnexpectedError
+from stt_studio.errors import InvalidOptionError, StudioError, UnexpectedError
 from stt_studio.formats import render
 
 if TYPE_CHECKING:
@@ -108,12 +108,15 @@ async def _audio(context: ApiContext, request: Request, task: Task) -> Response:
     from starlette.requests import ClientDisconnect
 
     try:
+        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if kind != "multipart/form-data":  # Starlette reads any other body as an empty form
+            raise MultiPartException(f"its Content-Type is {kind or 'missing'}")
         async with request.form(max_files=1, max_fields=64) as fields:
             parsed = form.parse(_values(fields), task)
             spec = models.resolve(context.studio, parsed.model)
             upload = fields.get("file")
             if upload is None or isinstance(upload, str):
-                raise form.FieldError("file", "no audio file was sent",
+                raise form.field_error("file", "no audio file was sent",
                                       "Send the recording as the multipart field `file`")
             path = await save_upload(upload, context.uploads_dir)
     except UploadTooLarge:
@@ -124,8 +127,8 @@ async def _audio(context: ApiContext, request: Request, task: Task) -> Response:
             f"The request is not a readable multipart form ({exc}). Send the recording as "
             "multipart/form-data with the field `file`, as OpenAI's clients and "
             "`curl -F file=@recording.wav` do.", code="bad_form"))
-    except form.FieldError as exc:
-        return _error(exc, exc.param)
+    except InvalidOptionError as exc:
+        return _error(exc, exc.option)
     except StudioError as exc:
         return _error(exc, "model")
     job = ApiJob(context.studio, path, spec.name, parsed)
