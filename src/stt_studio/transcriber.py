@@ -55,7 +55,9 @@ class Transcriber:
         entry = _Open(block, planned, [() for _ in planned], len(planned))
         self._open.append(entry)
         self._queue.extend((entry, i) for i in range(len(planned)))
-        while len(self._queue) >= self._step:
+        while len(self._queue) >= self._step or (self.heard is not None and self._queue):
+            # someone watches the text come: each block is decoded as it arrives, even in
+            # a part-full batch, rather than waiting for the next block to fill it
             self._batch()
         self._collect()
 

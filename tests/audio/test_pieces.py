@@ -193,3 +193,20 @@ def test_segments_without_words_are_kept_by_their_middle():
     merged = pieces.merge(plan, [first, second, [], []])
     assert [(s.text, s.start_s, s.end_s) for s in merged] == [("early", 25.0, 25.5),
                                                                ("late", 26.5, 27.5)]
+
+
+def test_a_segment_across_a_left_out_pause_becomes_two():
+    """Speech before and after a long pause shares a piece; its segment must not span the pause."""
+    n = 120 * RATE
+    spans = [Span(54 * RATE, 60 * RATE), Span(114 * RATE, 119 * RATE)]
+    plan = pieces.plan(positions(n), spans, max_piece_s=30.0)
+    assert len(plan) == 1  # 11 s of speech: one piece, the 54 s pause left out
+    words = [Word(55.0, 55.5, "what"), Word(56.5, 57.0, "country."),
+             Word(114.5, 115.0, "and"), Word(115.5, 116.0, "not")]
+    one_segment = heard_by(plan[0], words)
+    assert len(one_segment) == 1  # as Whisper answers: one sentence over the seam
+    merged = pieces.merge(plan, [one_segment])
+    assert [(s.start_s, s.end_s, s.text) for s in merged] == [
+        (55.0, 57.0, "what country."), (114.5, 116.0, "and not")]
+    close = [Word(55.0, 55.5, "a"), Word(56.0, 56.5, "b")]  # a short pause stays inside
+    assert len(pieces.merge(plan, [heard_by(plan[0], close)])) == 1

@@ -128,6 +128,21 @@ def _piece(samples: np.ndarray, runs: list[tuple[int, int]], own_start: int,
     return Piece(audio, tuple(stretches), own_start, own_end)
 
 
+#: a segment whose words are this far apart in the recording is two segments: the
+#: speech on both sides was laid end to end in one piece, the pause between left out
+SPLIT_GAP_S = 2.0
+
+
+def _runs(words: Sequence[Word]) -> list[list[Word]]:
+    """``words`` cut where the recording has a pause of SPLIT_GAP_S or more between two."""
+    runs: list[list[Word]] = [[words[0]]]
+    for word in words[1:]:
+        if word.start_s - runs[-1][-1].end_s >= SPLIT_GAP_S:
+            runs.append([])
+        runs[-1].append(word)
+    return runs
+
+
 def merge(pieces: Sequence[Piece], outputs: Sequence[Sequence[Segment]]) -> list[Segment]:
     """Piece-relative segments -> block-relative segments, each word once, in time order."""
     merged: list[Segment] = []
@@ -151,9 +166,13 @@ def merge(pieces: Sequence[Piece], outputs: Sequence[Sequence[Segment]]) -> list
                         words.append(Word(start, max(end, start), w.text))
                 if not words:
                     continue
-                text = (seg.text if len(words) == len(seg.words)
-                        else " ".join(w.text for w in words))
-                merged.append(Segment(words[0].start_s, words[-1].end_s, text, tuple(words)))
+                runs = _runs(words)
+                if len(runs) == 1 and len(words) == len(seg.words):
+                    merged.append(Segment(words[0].start_s, words[-1].end_s, seg.text,
+                                          tuple(words)))
+                    continue
+                merged.extend(Segment(run[0].start_s, run[-1].end_s,
+                                      " ".join(w.text for w in run), tuple(run)) for run in runs)
             else:
                 start = piece.to_block_s(seg.start_s)
                 end = piece.to_block_s(seg.end_s, anchor_s=max(seg.end_s - 1e-3, seg.start_s))

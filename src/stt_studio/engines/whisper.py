@@ -83,7 +83,9 @@ class WhisperModel:
         if not pieces:
             return []
         longest_s = max(p.duration_s for p in pieces)
-        if options.batch_size == 1 or longest_s > BATCH_WINDOW_S:
+        # faster-whisper's batched pipeline never samples (greedy/beam whatever the
+        # temperature): a temperature above 0 needs its sequential decoder
+        if options.batch_size == 1 or options.temperature > 0 or longest_s > BATCH_WINDOW_S:
             return [self._sequential(p, options) for p in pieces]
         return self._batched(pieces, options)
 
