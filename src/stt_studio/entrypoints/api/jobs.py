@@ -10,6 +10,7 @@ file cannot be deleted while it is being read.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import shutil
@@ -66,9 +67,11 @@ async def save_upload(upload: UploadFile, folder: Path) -> Path:
 class ApiJob:
     """A transcription for one request (not thread-safe itself: used from the event loop)."""
 
-    def __init__(self, studio: Studio, path: Path, model: str, request: ApiRequest) -> None:
+    def __init__(self, studio: Studio, path: Path, model: str, request: ApiRequest,
+                 client_name: str = "") -> None:
         self.studio = studio
         self.path = path
+        self.client_name = client_name or "the uploaded file"
         self.model = model
         self.request = request
         self.cancel = threading.Event()
@@ -100,7 +103,7 @@ class ApiJob:
                     self.path, self.model, self.request.options,
                     on_segments=self._heard if self.request.stream else None)
         except StudioError as exc:
-            outcome = exc
+            outcome = as_client_sees(exc, self.path, self.client_name)
         except Exception as exc:  # noqa: BLE001 - the worker's outermost frame
             log.exception("the API's transcription failed unexpectedly")
             outcome = UnexpectedError(f"{type(exc).__name__}: {exc}", detail=repr(exc))
@@ -184,6 +187,27 @@ class ApiJob:
             out["x-stt-studio-audio-s"] = f"{result.transcript.duration_s:.3f}"
             out["x-stt-studio-elapsed-s"] = f"{result.elapsed_s:.3f}"
         return out
+
+
+def as_client_sees(error: StudioError, path: Path, name: str) -> StudioError:
+    """The same error with the server's copy of the upload called by the client's name.
+
+    The copy's path means nothing to the client and tells a network peer where
+    the server keeps its files.
+    """
+    local = str(path)
+
+    def named(text: str) -> str:
+        return text.replace(local, name)
+
+    fixed = copy.copy(error)
+    fixed.summary = named(error.summary)
+    fixed.detail = named(error.detail) if error.detail else error.detail
+    fixed.causes = tuple(named(c) for c in error.causes)
+    fixed.remedies = tuple(named(r) for r in error.remedies)
+    fixed.paths = tuple(named(p) for p in error.paths)
+    fixed.args = (fixed.summary,)
+    return fixed
 
 
 def _latin1(text: str) -> str:

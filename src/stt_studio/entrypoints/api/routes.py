@@ -119,6 +119,7 @@ async def _audio(context: ApiContext, request: Request, task: Task) -> Response:
                 raise form.field_error("file", "no audio file was sent",
                                       "Send the recording as the multipart field `file`")
             path = await save_upload(upload, context.uploads_dir)
+            client_name = Path(upload.filename or "").name
     except UploadTooLarge:
         return _json(413, shapes.error_body(too_large_message(context.max_upload_mb),
                                             param="file", code="file_too_large"))
@@ -131,7 +132,7 @@ async def _audio(context: ApiContext, request: Request, task: Task) -> Response:
         return _error(exc, exc.option)
     except StudioError as exc:
         return _error(exc, "model")
-    job = ApiJob(context.studio, path, spec.name, parsed)
+    job = ApiJob(context.studio, path, spec.name, parsed, client_name)
     if parsed.stream:
         return await _streamed(job)
     try:
