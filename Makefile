@@ -35,6 +35,7 @@ reliability: setup browser
 bench: setup
 	$(VENV)/bin/python bench/run_bench.py
 	$(VENV)/bin/python bench/long_form.py
+	$(VENV)/bin/python bench/api_bench.py
 
 clean-cache:
 	rm -rf model_cache

@@ -184,7 +184,7 @@ def test_eight_requests_while_the_model_loads(fresh_layout, held_load, short_wav
     assert held_load.model_dirs == [str(bundled_whisper_dir())]  # one load for all 8
     texts = set()
     for sink in seen:
-        waiting = [output[0] for t, output in sink if t < released_at]
+        waiting = [output[0].split("\n")[0] for t, output in sink if t < released_at]
         assert all(s.startswith(("⏳ starting…", "⏳ loading model…"))
                    and s.endswith(" — short.wav") for s in waiting), waiting
         assert waiting[-1].startswith("⏳ loading model…")
@@ -243,7 +243,8 @@ def _call(client: Any, audio: Path) -> str:
                          files=[("files", (audio.name, audio.read_bytes(), "audio/wav"))])
     upload.raise_for_status()
     body = {"data": [_file_data(upload.json()[0]), "tiny.en", "auto", "transcribe", "en", True,
-                     [], 5, 8, True, "auto"]}  # ..., beam, batch size, VAD, long audio
+                     [], 5, 8, True, "auto", "", 0.0]}
+    # ..., beam, batch size, VAD, long audio, prompt, temperature
     started = client.post("gradio_api/call/transcribe", json=body)
     started.raise_for_status()
     return str(started.json()["event_id"])

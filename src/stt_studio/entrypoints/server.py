@@ -46,6 +46,11 @@ log = logging.getLogger("stt_studio.server")
 START_TIMEOUT_S = 60.0
 #: how long close() waits for open requests to end
 CLOSE_TIMEOUT_S = 10.0
+#: how often Gradio's queue looks for UI work when idle, and for progress to send (its
+#: Windows pace; elsewhere it polls every 1 ms and 10 ms, which costs a transcription
+#: running in this process ~7 % of its CPU: bench/api_bench.py)
+QUEUE_POLL_S = 0.05
+PROGRESS_POLL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +167,10 @@ def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0,
                                 startup_warning=startup_warning(warning, hazards),
                                 heartbeat_s=heartbeat_s, max_upload_mb=options.max_upload_mb))
     blocks.queue(default_concurrency_limit=4)
+    queue = getattr(blocks, "_queue", None)
+    if queue is not None:
+        queue.sleep_when_free = QUEUE_POLL_S
+        queue.progress_update_sleep_when_free = PROGRESS_POLL_S
     sock = _bind(host, port)
     real_port = int(sock.getsockname()[1])
     watchdog = WATCHDOG_JS % int(stale_after_s * 1000)
