@@ -208,14 +208,16 @@ def test_merge_keeps_each_word_by_its_middle_and_segments_by_theirs():
         ("a", 0.0, 20.0), ("b", 20.0, 28.0), ("b", 24.0, 28.0), ("c", 28.0, 51.0)]
 
     # a piece of two speech spans (a pause left out): a word maps through the span
-    # holding its middle, so both ends land in the same span
+    # holding its middle, so both ends land in the same span; the segment the engine
+    # heard across the 5 s pause becomes two
     spliced = Piece(np.zeros(10 * RATE, np.float32),
                     (Stretch(0, 0, 5 * RATE), Stretch(5 * RATE, 10 * RATE, 5 * RATE)),
                     0, 15 * RATE)
-    (segment,) = pieces.merge([spliced], [[Segment(0.0, 9.0, "x y", (
+    segments = pieces.merge([spliced], [[Segment(0.0, 9.0, "x y", (
         Word(1.0, 2.0, "x"), Word(4.6, 5.6, "y")))]])
-    assert [(w.text, w.start_s, w.end_s) for w in segment.words] == [
+    assert [(w.text, w.start_s, w.end_s) for s in segments for w in s.words] == [
         ("x", 1.0, 2.0), ("y", 10.0, 10.6)]
+    assert [s.text for s in segments] == ["x", "y"]
 
 
 # -- local attention ---------------------------------------------------------------------

@@ -54,6 +54,11 @@ class Piece:
         last = self.stretches[-1] if self.stretches else None
         return (last.source_start + last.length) / SAMPLE_RATE_HZ if last else 0.0
 
+    def stretch_at(self, piece_s: float) -> int:
+        """The index of the stretch holding this instant of the piece."""
+        starts = [s.piece_start for s in self.stretches]
+        return max(bisect.bisect_right(starts, int(piece_s * SAMPLE_RATE_HZ)) - 1, 0)
+
     def to_block_s(self, piece_s: float, *, anchor_s: float | None = None) -> float:
         """A time in the piece -> the same instant in the block.
 
@@ -63,10 +68,7 @@ class Piece:
         if not self.stretches:
             return piece_s
         rate = SAMPLE_RATE_HZ
-        starts = [s.piece_start for s in self.stretches]
-        at = anchor_s if anchor_s is not None else piece_s
-        index = max(bisect.bisect_right(starts, int(at * rate)) - 1, 0)
-        stretch = self.stretches[index]
+        stretch = self.stretches[self.stretch_at(anchor_s if anchor_s is not None else piece_s)]
         offset_s = min(max(piece_s - stretch.piece_start / rate, 0.0), stretch.length / rate)
         return stretch.source_start / rate + offset_s
 
@@ -128,16 +130,16 @@ def _piece(samples: np.ndarray, runs: list[tuple[int, int]], own_start: int,
     return Piece(audio, tuple(stretches), own_start, own_end)
 
 
-#: a segment whose words are this far apart in the recording is two segments: the
-#: speech on both sides was laid end to end in one piece, the pause between left out
+#: a segment whose words were laid end to end across a left-out pause at least this
+#: long is two segments (the engine heard one sentence; the recording has a pause)
 SPLIT_GAP_S = 2.0
 
 
-def _runs(words: Sequence[Word]) -> list[list[Word]]:
-    """``words`` cut where the recording has a pause of SPLIT_GAP_S or more between two."""
-    runs: list[list[Word]] = [[words[0]]]
-    for word in words[1:]:
-        if word.start_s - runs[-1][-1].end_s >= SPLIT_GAP_S:
+def _runs(words: Sequence[tuple[Word, int]]) -> list[list[Word]]:
+    """Words (with their stretch) cut where a left-out pause of SPLIT_GAP_S or more lies."""
+    runs: list[list[Word]] = [[words[0][0]]]
+    for (word, stretch), (_, before) in zip(words[1:], words):
+        if stretch != before and word.start_s - runs[-1][-1].end_s >= SPLIT_GAP_S:
             runs.append([])
         runs[-1].append(word)
     return runs
@@ -163,13 +165,14 @@ def merge(pieces: Sequence[Piece], outputs: Sequence[Sequence[Segment]]) -> list
                     start = piece.to_block_s(w.start_s, anchor_s=middle)
                     end = piece.to_block_s(w.end_s, anchor_s=middle)
                     if owned((start + end) / 2):
-                        words.append(Word(start, max(end, start), w.text))
+                        words.append((Word(start, max(end, start), w.text),
+                                      piece.stretch_at(middle)))
                 if not words:
                     continue
                 runs = _runs(words)
                 if len(runs) == 1 and len(words) == len(seg.words):
-                    merged.append(Segment(words[0].start_s, words[-1].end_s, seg.text,
-                                          tuple(words)))
+                    merged.append(Segment(runs[0][0].start_s, runs[0][-1].end_s, seg.text,
+                                          tuple(runs[0])))
                     continue
                 merged.extend(Segment(run[0].start_s, run[-1].end_s,
                                       " ".join(w.text for w in run), tuple(run)) for run in runs)
