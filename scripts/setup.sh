@@ -26,6 +26,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # package from pulling a different torch (and gigabytes of CUDA wheels).
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+# speaker diarization: resemblyzer ships its voice encoder inside the wheel; its
+# `webrtcvad` needs a compiler, so the prebuilt `webrtcvad-wheels` (same module) stands
+# in, and neither may pull packages of its own (resemblyzer asks for `typing`, a
+# Python 2 backport; its real needs, torch, librosa and scipy, are already here)
+.venv/bin/python -m pip install -q --no-deps resemblyzer==0.1.4 webrtcvad-wheels==2.0.14.post1
+.venv/bin/python -c 'import resemblyzer, webrtcvad' 2>/dev/null \
+  || { echo "setup: resemblyzer did not import" >&2; exit 1; }
 .venv/bin/python -m pip check >/dev/null || .venv/bin/python -m pip check || true
 .venv/bin/python -c 'import torch; assert torch.__version__.startswith("2.13.0"), torch.__version__'
 echo "$want" > "$stamp"

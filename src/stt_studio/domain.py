@@ -21,6 +21,7 @@ class Stage(str, Enum):
     PREPARING = "preparing the model files"
     DECODING = "decoding audio"
     TRANSCRIBING = "transcribing"
+    DIARIZING = "finding the speakers"
     WRITING = "writing the outputs"
     CHECKING = "checking the set-up"
 
@@ -107,6 +108,7 @@ class Word:
     start_s: float
     end_s: float
     text: str
+    speaker: str | None = None  # SPEAKER_1, … (or the name a user gave) when diarized
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class Segment:
     end_s: float
     text: str
     words: tuple[Word, ...] = ()
+    speaker: str | None = None  # SPEAKER_1, … (or the name a user gave) when diarized
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,10 @@ class TranscriptionOptions:
     long_audio: LongAudio = LongAudio.AUTO
     initial_prompt: str | None = None  # Whisper: words and style to expect (names, jargon)
     temperature: float = 0.0  # Whisper: 0 = greedy/beam, raised on failure (OpenAI's rule)
+    diarize: bool = False  # label who speaks (SPEAKER_1, …) on every segment and word
+    speakers: int | None = None  # exactly this many speakers (None: found automatically)
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -148,6 +155,15 @@ class TranscriptionOptions:
             raise ValueError(f"temperature must be between 0 and 1, not {self.temperature:g}")
         if not 1 <= self.batch_size <= 256:
             raise ValueError("batch_size must be between 1 and 256")
+        counts = (self.speakers, self.min_speakers, self.max_speakers)
+        if any(c is not None for c in counts) and not self.diarize:
+            raise ValueError("speakers (and min/max speakers) need diarize")
+        if any(c is not None and not 1 <= c <= 32 for c in counts):
+            raise ValueError("speakers must be between 1 and 32")
+        if (self.min_speakers or 1) > (self.max_speakers or 32):
+            raise ValueError("min_speakers must not be above max_speakers")
+        if self.speakers is not None and (self.min_speakers or self.max_speakers):
+            raise ValueError("speakers gives the exact count: leave min/max speakers out")
         if self.language is not None and not self.language.isalpha():
             raise ValueError(f"language must be a code such as 'en', not {self.language!r}")
 

@@ -17,6 +17,8 @@ from stt_studio.audio import chunking, pieces, vad
 from stt_studio.audio.blocks import Block, blocks
 from stt_studio.audio.decode import AudioStream, decode_file
 from stt_studio.cache import CacheLayout
+from stt_studio.diarize import session as diarize_session
+from stt_studio.diarize.session import Diarization
 from stt_studio.domain import (
     SAMPLE_RATE_HZ,
     Audio,
@@ -224,7 +226,7 @@ class Studio:
 
     def _batchable(self, model: str | None, options: TranscriptionOptions, path: Path) -> bool:
         """A NeMo model takes this file in one window: worth batching with others."""
-        if options.batch_size < 2:
+        if options.batch_size < 2 or options.diarize:
             return False
         try:
             spec = catalog.resolve(model or self.settings.default_model)
@@ -319,7 +321,12 @@ class Studio:
         plan = longform.choose(loaded.info, loaded.spec, options, total_s, self.settings)
         if on_segments is not None:  # someone watches the text come: hand it over sooner
             plan = replace(plan, block_s=min(plan.block_s, STREAM_BLOCK_S))
-        run = Transcriber(loaded, options, plan, total_s, heard=on_segments)
+        speakers = (Diarization(options, diarize_session.tracker(self._diarize_device(loaded)),
+                                plan.vad_span_s) if options.diarize else None)
+        # speakers are laid on words: ask for them, drop them later when not wanted
+        asked = (replace(options, word_timestamps=True)
+                 if speakers is not None and loaded.info.timestamps else options)
+        run = Transcriber(loaded, asked, plan, total_s, heard=on_segments)
         samples = 0
         only: Block | None = None  # the first block, kept while it may be the only one
         count = 0
@@ -327,6 +334,8 @@ class Studio:
             samples += len(block.samples)
             count += 1
             only = block if count == 1 else None
+            if speakers is not None:
+                speakers.add(block)
             run.add(block)
         run.finish()
         if options.vad and not run.segments and only is not None:
@@ -339,21 +348,31 @@ class Studio:
                          len(quiet))
                 run.add(Block(0, only.samples, quiet))
                 run.finish()
+                if speakers is not None:
+                    speakers.add(Block(0, only.samples, quiet))
         return self._transcript(run.segments, samples / SAMPLE_RATE_HZ, loaded,
                                 run.language or run.options.language,
-                                words=options.word_timestamps)
+                                words=options.word_timestamps, speakers=speakers)
+
+    def _diarize_device(self, loaded: LoadedModel) -> str:
+        return "cuda" if loaded.device.startswith("cuda") else "cpu"
 
     @staticmethod
     def _transcript(segments: Iterable[Segment], duration_s: float, loaded: LoadedModel,
-                    language: str | None, *, words: bool = True) -> Transcript:
+                    language: str | None, *, words: bool = True,
+                    speakers: Diarization | None = None) -> Transcript:
         """Segments -> the transcript: inside the audio, in time order, none empty.
 
         ``words=False``: word timestamps were not asked for; an engine that made
-        them anyway (NeMo) had them for the merge, and they are dropped here.
+        them anyway (NeMo, or for the merge or the speakers) had them, and they
+        are dropped here, after ``speakers`` labelled them.
         """
-        kept = tuple(chunking.clamp(s if words else replace(s, words=()), duration_s)
-                     for s in segments if s.text.strip())
+        kept = tuple(chunking.clamp(s, duration_s) for s in segments if s.text.strip())
         kept = tuple(sorted(kept, key=lambda s: (s.start_s, s.end_s)))
+        if speakers is not None:
+            kept = speakers.label(kept)
+        if not words:
+            kept = tuple(replace(s, words=()) for s in kept)
         return Transcript(
             text=" ".join(s.text.strip() for s in kept),
             language=language or _only_language(loaded),

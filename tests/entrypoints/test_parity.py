@@ -6,11 +6,14 @@ import dataclasses
 import inspect
 
 from stt_studio.domain import TranscriptionOptions
+from stt_studio.entrypoints import ui_view as view
 from stt_studio.entrypoints.cli import build_parser
-from stt_studio.entrypoints.ui_handlers import StudioUI
+from stt_studio.entrypoints.ui_handlers import StudioUI, _options
 
 # how each shell spells an option it cannot name after the field
 CLI_SPELLING = {"word_timestamps": "no_word_timestamps"}
+# the page's one Speakers control (Off / Automatic / a number) says diarize and the count
+UI_SPELLING = {"diarize": "speakers"}
 
 
 def _transcribe_parser():
@@ -26,9 +29,44 @@ def test_every_option_is_a_cli_flag():
 
 
 def test_every_option_is_a_ui_control_and_api_parameter():
+    for handler in (StudioUI.transcribe, StudioUI.transcribe_one):
+        params = inspect.signature(handler).parameters
+        for field in dataclasses.fields(TranscriptionOptions):
+            assert UI_SPELLING.get(field.name, field.name) in params, (handler, field.name)
+    # nothing else is spelled differently: every other option keeps its field's name
+    assert set(UI_SPELLING) == {"diarize"}
+
+
+def _ui_options(**controls) -> TranscriptionOptions:
+    """The options the handler makes from its own defaults and ``controls``."""
+    params = inspect.signature(_options).parameters
+    values = {name: p.default for name, p in params.items() if p.default is not p.empty}
+    values.update(language=None, task="transcribe", target_language=None,
+                  word_timestamps=True, formats=None, beam_size=5, batch_size=8, vad=True,
+                  long_audio="auto")
+    values.update(controls)
+    return _options(**values)[0]
+
+
+def test_the_speakers_control_spells_diarize_and_the_count():
+    defaults = TranscriptionOptions()
     params = inspect.signature(StudioUI.transcribe).parameters
-    for field in dataclasses.fields(TranscriptionOptions):
-        assert field.name in params, field.name
+    assert params["speakers"].default == view.SPEAKERS_OFF
+    assert params["min_speakers"].default == params["max_speakers"].default == 0
+    off = _ui_options(speakers=params["speakers"].default,
+                      min_speakers=params["min_speakers"].default,
+                      max_speakers=params["max_speakers"].default)
+    assert (off.diarize, off.speakers, off.min_speakers, off.max_speakers) == (
+        defaults.diarize, defaults.speakers, defaults.min_speakers, defaults.max_speakers)
+    auto = _ui_options(speakers="Automatic", min_speakers=2, max_speakers=4)
+    assert (auto.diarize, auto.speakers, auto.min_speakers, auto.max_speakers) == (
+        True, None, 2, 4)
+    exact = _ui_options(speakers="3")
+    assert (exact.diarize, exact.speakers, exact.min_speakers, exact.max_speakers) == (
+        True, 3, None, None)
+    # every choice the page offers is understood
+    for choice in view.SPEAKER_CHOICES:
+        _ui_options(speakers=choice)
 
 
 def test_defaults_agree():
@@ -50,7 +88,9 @@ API_FIELDS = {
     "word_timestamps": ("word_timestamps", "true"), "beam_size": ("beam_size", "2"),
     "batch_size": ("batch_size", "3"), "vad": ("vad", "false"),
     "long_audio": ("long_audio", "windows"), "initial_prompt": ("prompt", "Kennedy"),
-    "temperature": ("temperature", "0.5"),
+    "temperature": ("temperature", "0.5"), "diarize": ("diarize", "true"),
+    "speakers": ("speakers", "2"), "min_speakers": ("min_speakers", "2"),
+    "max_speakers": ("max_speakers", "3"),
 }
 
 

@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--temperature", type=float, default=_OPTIONS.temperature,
                     help="Whisper sampling temperature, 0 to 1; 0 decodes greedily/with beams "
                          "and raises it only when a window fails (default: 0)")
+    who = tr.add_argument_group("speakers (who said what)")
+    who.add_argument("--diarize", action="store_true",
+                     help="label every segment and word with its speaker (SPEAKER_1, …); "
+                          "subtitles and TXT show the turns")
+    who.add_argument("--speakers", type=int, metavar="N",
+                     help="exactly N speakers (default: found automatically; implies --diarize)")
+    who.add_argument("--min-speakers", type=int, metavar="N",
+                     help="at least N speakers (implies --diarize)")
+    who.add_argument("--max-speakers", type=int, metavar="N",
+                     help="at most N speakers (default 8; implies --diarize)")
     cues = tr.add_argument_group("subtitles (srt, vtt)")
     cues.add_argument("--max-line-chars", type=int, default=_LAYOUT.max_line_chars, metavar="N",
                       help=f"characters a line holds at most (default: {_LAYOUT.max_line_chars})")
@@ -203,6 +213,10 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
             word_timestamps=not args.no_word_timestamps, beam_size=args.beam_size,
             batch_size=args.batch_size, vad=args.vad, long_audio=LongAudio(args.long_audio),
             initial_prompt=args.initial_prompt, temperature=args.temperature,
+            diarize=args.diarize or any(n is not None for n in (
+                args.speakers, args.min_speakers, args.max_speakers)),
+            speakers=args.speakers, min_speakers=args.min_speakers,
+            max_speakers=args.max_speakers,
         )
         subtitles = SubtitleLayout(max_line_chars=args.max_line_chars,
                                    max_lines=args.max_lines, max_cue_s=args.max_cue_s)

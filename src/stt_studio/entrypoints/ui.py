@@ -129,6 +129,9 @@ class _TranscribeTab:
     long_audio: Any
     prompt: Any
     temperature: Any
+    speakers: Any
+    min_speakers: Any
+    max_speakers: Any
     run: Any
     cancel: Any
     status: Any
@@ -137,6 +140,9 @@ class _TranscribeTab:
     zip_file: Any
     transcript: Any
     segments: Any
+    names_area: Any
+    names: tuple[Any, ...]
+    rename: Any
     player: Any
     downloads: Any
     played: Any
@@ -151,7 +157,7 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
 
     from stt_studio.domain import LongAudio
     from stt_studio.entrypoints import ui_view as view
-    from stt_studio.entrypoints.ui_handlers import CANCEL_LABEL, DEFAULT_FORMATS
+    from stt_studio.entrypoints.ui_handlers import CANCEL_LABEL, DEFAULT_FORMATS, NAME_BOXES
     from stt_studio.formats import FORMATS
 
     c: dict[str, Any] = {}
@@ -177,6 +183,11 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
         c["target"] = gr.Dropdown(label="Translate into", choices=["en"], value="en",
                                   visible=False, elem_id="target-language")
     c["words"] = gr.Checkbox(value=True, label="Word timestamps", elem_id="word-timestamps")
+    c["speakers"] = gr.Dropdown(
+        label="Speakers", choices=list(view.SPEAKER_CHOICES), value=view.SPEAKERS_OFF,
+        elem_id="speakers",
+        info="Who said what: off, found automatically, or how many people speak",
+    )
     c["formats"] = gr.CheckboxGroup(list(FORMATS), value=list(DEFAULT_FORMATS),
                                     label="Download formats", elem_id="formats")
     with gr.Accordion("Advanced", open=False):
@@ -194,6 +205,12 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
         c["temperature"] = gr.Slider(0.0, 1.0, value=0.0, step=0.1, elem_id="temperature",
                                      label="Temperature (Whisper; 0: raised only when "
                                            "decoding fails)")
+        c["min_speakers"] = gr.Slider(0, NAME_BOXES, value=0, step=1, elem_id="min-speakers",
+                                      label="Fewest speakers (when Speakers is Automatic; "
+                                            "0: no bound)")
+        c["max_speakers"] = gr.Slider(0, NAME_BOXES, value=0, step=1, elem_id="max-speakers",
+                                      label="Most speakers (when Speakers is Automatic; "
+                                            f"0: no bound, up to {NAME_BOXES} are found)")
     with gr.Row():
         c["run"] = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
         c["cancel"] = gr.Button(CANCEL_LABEL, variant="stop", interactive=False,
@@ -204,6 +221,9 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
 def _outputs_column(ui: StudioUI) -> dict[str, Any]:
     """Right: the status, the run's results and zip, the shown file's transcript."""
     import gradio as gr
+
+    from stt_studio.entrypoints import ui_view as view
+    from stt_studio.entrypoints.ui_handlers import NAME_BOXES
 
     c: dict[str, Any] = {}
     c["status"] = gr.Textbox(
@@ -227,9 +247,20 @@ def _outputs_column(ui: StudioUI) -> dict[str, Any]:
                                  interactive=False, elem_id="transcript", buttons=["copy"])
     c["segments"] = gr.Dataframe(
         headers=["start", "end", "text"], datatype=["str", "str", "str"], column_count=3,
-        interactive=False, wrap=True, column_widths=["11%", "11%", "78%"],
+        interactive=False, wrap=True, column_widths=list(view.PLAIN_WIDTHS),
         label="Segments", elem_id="segments",
     )
+    with gr.Column(visible=False, elem_id="speaker-names") as c["names_area"]:
+        gr.Markdown("**Speaker names**: type a name for each speaker of the file shown, then "
+                    "press Rename; the transcript and every download use the names.")
+        boxes = []
+        for first in range(0, NAME_BOXES, 4):
+            with gr.Row():
+                boxes += [gr.Textbox(label=f"Speaker {n}", placeholder="a name, e.g. Alice",
+                                     max_lines=1, visible=False, elem_id=f"speaker-name-{n}")
+                          for n in range(first + 1, first + 5)]
+        c["names"] = tuple(boxes)
+        c["rename"] = gr.Button("Rename", elem_id="rename", size="sm")
     c["player"] = gr.Audio(label="Segment player (click a row of the table)",
                            interactive=False, autoplay=True, type="filepath",
                            elem_id="segment-player")
@@ -267,14 +298,18 @@ def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
     t.model.change(ui.model_changed, inputs=t.model,
                    outputs=[t.language, t.task, t.target, t.options_row], **private)
     options = [t.model, t.language, t.task, t.target, t.words, t.formats, t.beam,
-               t.batch_size, t.vad, t.long_audio, t.prompt, t.temperature]
+               t.batch_size, t.vad, t.long_audio, t.prompt, t.temperature, t.speakers,
+               t.min_speakers, t.max_speakers]
+    # whenever another file (or run) is shown: its names, and the table's columns
+    panel: dict[str, Any] = {"fn": ui.speaker_panel, "inputs": [t.run_state, t.picker],
+                             "outputs": [t.segments, t.names_area, *t.names], **instant}
     work: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "work"}
     t.run.click(ui.arm, outputs=[t.run, t.cancel], **instant).then(
         ui.transcribe, inputs=[t.audio, *options],
         outputs=[t.status, t.transcript, t.segments, t.downloads, t.results, t.zip_file,
                  t.picker, t.played, t.run_state],
         api_name="transcribe_many", show_progress_on=t.transcript, **work,
-    ).then(ui.disarm, outputs=[t.run, t.cancel], **instant).then(
+    ).then(ui.disarm, outputs=[t.run, t.cancel], **instant).then(**panel).then(
         ui.model_dropdown, inputs=t.model, outputs=t.model, **private)
     t.api_run.click(ui.transcribe_one, inputs=[t.api_audio, *options],
                     outputs=[t.status, t.transcript, t.segments, t.downloads],
@@ -282,9 +317,17 @@ def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
     t.cancel.click(ui.cancel, outputs=t.cancel, **instant)
     t.results.select(ui.show_file, inputs=t.run_state,
                      outputs=[t.transcript, t.segments, t.downloads, t.played, t.picker],
-                     **private)
+                     **private).then(**panel)
     t.picker.input(ui.pick_file, inputs=[t.run_state, t.picker],
-                   outputs=[t.transcript, t.segments, t.downloads, t.played], **private)
+                   outputs=[t.transcript, t.segments, t.downloads, t.played],
+                   **private).then(**panel)
+    renaming: dict[str, Any] = {
+        "fn": ui.rename_speakers, "inputs": [t.run_state, t.picker, *t.names],
+        "outputs": [t.status, t.transcript, t.segments, t.downloads, t.zip_file, t.run_state],
+        "show_progress_on": t.transcript, **private}
+    t.rename.click(**renaming)
+    for box in t.names:
+        box.submit(**renaming)
     t.segments.select(ui.play_segment, inputs=t.played, outputs=[t.player, t.status],
                       **private)
 

@@ -21,7 +21,15 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stt_studio.domain import Note, Progress, ProgressEvent, Stage, TranscriptionOptions
+from stt_studio.diarize.assign import rename
+from stt_studio.domain import (
+    Note,
+    Progress,
+    ProgressEvent,
+    Stage,
+    Transcript,
+    TranscriptionOptions,
+)
 from stt_studio.entrypoints.console import as_studio_error
 from stt_studio.errors import FileOp, JobCancelled, translate_os_error
 from stt_studio.progress import NOTED
@@ -53,6 +61,8 @@ class FileOutcome:
 
     name: unique within the run (``talk.wav``, ``talk.wav (2)``); stem: the name its
     download files carry (``talk``, ``talk-2``). reason: why it failed, in a few words.
+    names: the speakers' names the user gave, (label, name) — ``("SPEAKER_1", "Alice")``;
+    ``result`` keeps the labels as found, :attr:`transcript` shows the names.
     """
 
     name: str
@@ -62,10 +72,20 @@ class FileOutcome:
     result: Result | None = None
     files: tuple[Path, ...] = ()
     reason: str = ""
+    names: tuple[tuple[str, str], ...] = ()
 
     @property
     def duration_s(self) -> float | None:
         return self.result.transcript.duration_s if self.result is not None else None
+
+    @property
+    def transcript(self) -> Transcript | None:
+        """The transcript as shown and downloaded: with the speakers' given names."""
+        if self.result is None:
+            return None
+        found = self.result.transcript
+        given = {label: name for label, name in self.names if name}
+        return replace(found, segments=rename(found.segments, given)) if given else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +112,15 @@ class RunView:
         """The file shown when the run ends: the first with a transcript, else the first."""
         return next((f for f in self.files if f.result is not None),
                     self.files[0] if self.files else None)
+
+    def shown(self, name: str | None) -> FileOutcome | None:
+        """The file the page shows (the picker's name), else the one shown at the end."""
+        return self.find(name) or self.first_shown()
+
+    def replaced(self, outcome: FileOutcome) -> RunView:
+        """This run with ``outcome`` in place of the file of the same name."""
+        return replace(self, files=tuple(outcome if f.name == outcome.name else f
+                                         for f in self.files))
 
 
 @dataclass

@@ -16,7 +16,7 @@ import time
 import uuid
 import wave
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from stt_studio import progress as job_progress
 from stt_studio.audio.decode import decode_file
+from stt_studio.diarize.base import display_name
 from stt_studio.domain import (
     Audio,
     LongAudio,
@@ -33,6 +34,7 @@ from stt_studio.domain import (
     ProgressEvent,
     Stage,
     Task,
+    Transcript,
     TranscriptionOptions,
 )
 from stt_studio.entrypoints import ui_view as view
@@ -58,6 +60,10 @@ log = logging.getLogger("stt_studio.ui")
 DEFAULT_FORMATS = ("srt", "txt")
 OUTPUT_MAX_AGE_S = 24 * 3600
 CANCEL_LABEL = "Cancel"
+#: name boxes in the speakers' names area (the Speakers control offers up to 8)
+NAME_BOXES = 8
+NO_SPEAKERS = ("No speakers to rename: transcribe with Speakers set to Automatic or a number, "
+               "then type a name for each speaker and press Rename.")
 CANCELLING_LABEL = "Cancelling…"
 NO_RECORDING = ("No recording yet: upload an audio or video file (or several at once), or "
                 "record one with the microphone, then press Transcribe.")
@@ -110,6 +116,9 @@ class StudioUI(ModelHandlers):
         long_audio: str = LongAudio.AUTO.value,
         initial_prompt: str | None = None,
         temperature: float = 0.0,
+        speakers: str | int | None = view.SPEAKERS_OFF,
+        min_speakers: float | None = 0,
+        max_speakers: float | None = 0,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -117,6 +126,9 @@ class StudioUI(ModelHandlers):
 
         Yields the :data:`OUTPUTS`: status, transcript, segments, downloads (of the
         file shown), results table, zip of all outputs, file picker, played, run.
+        ``speakers`` (the Speakers control) spells both ``diarize`` and the exact count:
+        "Off", "Automatic" or a number; ``min_speakers``/``max_speakers`` bound the
+        automatic count (0: no bound) and are not used otherwise.
         """
         key = _session_key(request)
         cancel = self._claim_cancel(key)
@@ -132,7 +144,8 @@ class StudioUI(ModelHandlers):
             try:
                 options, chosen = _options(language, task, target_language, word_timestamps,
                                            formats, beam_size, batch_size, vad, long_audio,
-                                           initial_prompt, temperature)
+                                           initial_prompt, temperature, speakers,
+                                           min_speakers, max_speakers)
             except InvalidOptionError as invalid:
                 yield (view.failure(invalid, stage="checking the options",
                                     cache_dir=self.studio.layout.root),
@@ -159,6 +172,9 @@ class StudioUI(ModelHandlers):
         long_audio: str = LongAudio.AUTO.value,
         initial_prompt: str | None = None,
         temperature: float = 0.0,
+        speakers: str | int | None = view.SPEAKERS_OFF,
+        min_speakers: float | None = 0,
+        max_speakers: float | None = 0,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -166,8 +182,8 @@ class StudioUI(ModelHandlers):
         download files out (``/transcribe_many`` takes a list and returns the rest too)."""
         for output in self.transcribe(audio, model, language, task, target_language,
                                       word_timestamps, formats, beam_size, batch_size, vad,
-                                      long_audio, initial_prompt, temperature, progress,
-                                      request):
+                                      long_audio, initial_prompt, temperature, speakers,
+                                      min_speakers, max_speakers, progress, request):
             yield output[:4]
 
     def _too_large(self, paths: Sequence[Path]) -> str | None:
@@ -335,12 +351,79 @@ class StudioUI(ModelHandlers):
         return (*self._shown(outcome), _played(outcome))
 
     @staticmethod
-    def _shown(outcome: FileOutcome | None) -> tuple[str, list[list[str]], list[str] | None]:
-        if outcome is None or outcome.result is None:
+    def _shown(outcome: FileOutcome | None) -> tuple[str, Any, list[str] | None]:
+        """(transcript box, segment table, downloads) of a file, with its speakers' names."""
+        transcript = outcome.transcript if outcome is not None else None
+        if outcome is None or transcript is None:
             return "", [], None
-        transcript = outcome.result.transcript
-        return (view.transcript_text(transcript), view.segment_rows(transcript),
+        return (view.transcript_text(transcript), view.segment_table(transcript),
                 [str(f) for f in outcome.files] or None)
+
+    # -- speakers' names ---------------------------------------------------------------
+    def speaker_panel(self, run: RunView | None, shown: str | None) -> tuple[Any, ...]:
+        """After a file is shown: (segment table's widths, names area, each name box).
+
+        The names area appears when the shown file has speakers; each box is
+        labelled with the speaker as found and holds the name given so far.
+        """
+        outcome = run.shown(shown) if run is not None else None
+        found = (outcome.result.transcript if outcome is not None
+                 and outcome.result is not None else None)
+        labels = view.speakers_of(found) if found is not None else ()
+        given = dict(outcome.names) if outcome is not None else {}
+        boxes = [gr.update(visible=True, label=display_name(labels[n]),
+                           value=given.get(labels[n], "")) if n < len(labels) else
+                 gr.update(visible=False, value="") for n in range(NAME_BOXES)]
+        return (gr.update(column_widths=view.segment_widths(found)),
+                gr.update(visible=bool(labels)), *boxes)
+
+    def rename_speakers(self, run: RunView | None, shown: str | None,
+                        *names: str | None) -> tuple[Any, ...]:
+        """Rename: the shown file's speakers get the names typed in the boxes (in order).
+
+        The transcript, the segment table, the file's downloads and the zip of
+        all outputs are made again with the names. Returns (status, transcript,
+        segments, downloads, zip, run); on failure the status says why and the
+        page keeps what it showed (pressing Rename again tries again).
+        """
+        outcome = run.shown(shown) if run is not None else None
+        if run is None or outcome is None or outcome.result is None:
+            return (NO_SPEAKERS, *(SKIP,) * 5)
+        labels = view.speakers_of(outcome.result.transcript)
+        if not labels:
+            return (NO_SPEAKERS, *(SKIP,) * 5)
+        given = tuple((label, " ".join((name or "").split()))
+                      for label, name in zip(labels, names))
+        named = replace(outcome, names=given)
+        transcript = named.transcript
+        assert transcript is not None  # noqa: S101 - it has a result
+        try:
+            files = self._write_again(outcome.files, transcript)
+            zip_path = run.zip_path
+            if zip_path is not None:
+                outputs = [path for f in run.files for path in f.files]
+                write_zip(zip_path, outputs, self.studio.retrier, self.studio.layout.root)
+        except Exception as exc:  # noqa: BLE001 - said in the status box; the page stays usable
+            log.error("renaming the speakers of %s failed", outcome.name, exc_info=exc)
+            return (view.failure(as_studio_error(exc), stage="writing the renamed downloads",
+                                 cache_dir=self.studio.layout.root, subject=outcome.name),
+                    *(SKIP,) * 5)
+        log.info("speakers of %s renamed: %s", outcome.name, given)
+        new_run = run.replaced(named)
+        status = view.renamed(outcome.name, given, files,
+                              zip_path.name if zip_path is not None else None)
+        return (status, *self._shown(named), str(zip_path) if zip_path else SKIP, new_run)
+
+    def _write_again(self, files: Sequence[Path], transcript: Transcript) -> list[Path]:
+        """The download files of one recording written again (same names) from ``transcript``."""
+        by_folder: dict[tuple[Path, str], list[str]] = {}
+        for path in files:
+            by_folder.setdefault((path.parent, path.stem), []).append(path.suffix.lstrip("."))
+        written: list[Path] = []
+        for (folder, stem), formats in by_folder.items():
+            written += self.studio.write_outputs(transcript, folder, stem, formats,
+                                                 users_folder=False)
+        return written
 
     # -- Cancel ------------------------------------------------------------------------
     def arm(self, request: gr.Request | None = None) -> tuple[Any, Any]:
@@ -430,9 +513,19 @@ def _options(language: str | None, task: str, target_language: str | None,
              word_timestamps: bool, formats: Sequence[str] | None, beam_size: float,
              batch_size: float, vad: bool, long_audio: str,
              initial_prompt: str | None = None, temperature: float = 0.0,
+             speakers: str | int | None = view.SPEAKERS_OFF, min_speakers: float | None = 0,
+             max_speakers: float | None = 0,
              ) -> tuple[TranscriptionOptions, list[str]]:
-    """The controls' values as options and formats; InvalidOptionError says what is wrong."""
+    """The controls' values as options and formats; InvalidOptionError says what is wrong.
+
+    The bounds (0: none) apply to the automatic count only: with Speakers off or
+    a number they are not used, as the page says beside them.
+    """
     try:
+        diarize, count = view.speaker_choice(speakers)
+        automatic = diarize and count is None
+        fewest = int(min_speakers or 0) if automatic else 0
+        most = int(max_speakers or 0) if automatic else 0
         options = TranscriptionOptions(
             language=None if language in (None, "", view.AUTO_LANGUAGE) else language,
             task=Task(task or Task.TRANSCRIBE.value),
@@ -444,6 +537,10 @@ def _options(language: str | None, task: str, target_language: str | None,
             long_audio=LongAudio(long_audio or LongAudio.AUTO.value),
             initial_prompt=(initial_prompt or "").strip() or None,
             temperature=float(temperature or 0.0),
+            diarize=diarize,
+            speakers=count,
+            min_speakers=fewest or None,
+            max_speakers=most or None,
         )
         chosen = list(formats or ())
         unknown = [f for f in chosen if f not in FORMATS]

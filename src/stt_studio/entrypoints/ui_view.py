@@ -10,12 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from stt_studio.diarize.base import display_name
 from stt_studio.domain import EngineKind, ModelSpec, Note, NoteKind, Stage, Transcript
 from stt_studio.entrypoints.ui_batch import FileOutcome, FileState
 from stt_studio.errors import StudioError
 from stt_studio.formats import render
 
 AUTO_LANGUAGE = "auto"
+SPEAKERS_OFF = "Off"
+SPEAKERS_AUTO = "Automatic"
+#: the Speakers control: off, found automatically, or how many speak
+SPEAKER_CHOICES = (SPEAKERS_OFF, SPEAKERS_AUTO, *(str(n) for n in range(1, 9)))
+SPEAKER_HEADERS = ("start", "end", "speaker", "text")
+PLAIN_WIDTHS = ("11%", "11%", "78%")
+SPEAKER_WIDTHS = ("10%", "10%", "13%", "67%")
+#: light backgrounds that dark text reads well on, one per speaker (then again)
+SPEAKER_COLOURS = ("#bfdbfe", "#fecaca", "#bbf7d0", "#fde68a", "#ddd6fe", "#fbcfe8",
+                   "#a5f3fc", "#fed7aa")
 WAIT_HINT = (
     "This is taking a while. A first load of a large model can take minutes (download, "
     "unpacking); if nothing moves, look at the console log for the cause."
@@ -126,7 +137,63 @@ def duration(seconds: float) -> str:
 
 
 def segment_rows(transcript: Transcript) -> list[list[str]]:
-    return [[clock(s.start_s), clock(s.end_s), s.text.strip()] for s in transcript.segments]
+    """start, end, (speaker,) text of each segment: the speaker column only when diarized."""
+    if not speakers_of(transcript):
+        return [[clock(s.start_s), clock(s.end_s), s.text.strip()] for s in transcript.segments]
+    return [[clock(s.start_s), clock(s.end_s), display_name(s.speaker) if s.speaker else "",
+             s.text.strip()] for s in transcript.segments]
+
+
+def speakers_of(transcript: Transcript) -> tuple[str, ...]:
+    """The transcript's speaker labels (or given names), in order of first appearance."""
+    return tuple(dict.fromkeys(s.speaker for s in transcript.segments if s.speaker))
+
+
+def speaker_colour(index: int) -> str:
+    """The colour of the ``index``-th speaker (0-based, by first appearance)."""
+    return SPEAKER_COLOURS[index % len(SPEAKER_COLOURS)]
+
+
+def segment_table(transcript: Transcript) -> list[list[str]] | dict[str, object]:
+    """The segment table's value: plain rows, or with speakers a table whose speaker
+    cells carry one colour per speaker (Gradio's ``{"headers", "data", "metadata"}``)."""
+    rows = segment_rows(transcript)
+    order = speakers_of(transcript)
+    if not order:
+        return rows
+    colour = {speaker: speaker_colour(n) for n, speaker in enumerate(order)}
+    styling = [["", "", f"background-color: {colour[s.speaker]}; color: #111827"
+                if s.speaker else "", ""] for s in transcript.segments]
+    return {"headers": list(SPEAKER_HEADERS), "data": rows,
+            "metadata": {"styling": styling, "display_value": None}}
+
+
+def segment_widths(transcript: Transcript | None) -> list[str]:
+    """The segment table's column widths: with or without the speaker column."""
+    if transcript is not None and speakers_of(transcript):
+        return list(SPEAKER_WIDTHS)
+    return list(PLAIN_WIDTHS)
+
+
+def speaker_choice(value: object) -> tuple[bool, int | None]:
+    """The Speakers control as (diarize, exact count): Off, Automatic, or a number.
+
+    Raises ValueError (said to the user) for anything else; the API may send
+    the number as an int or a string.
+    """
+    text = str(value).strip() if value is not None else SPEAKERS_OFF
+    if text.lower() in ("", SPEAKERS_OFF.lower(), "false", "none"):
+        return False, None
+    if text.lower() in (SPEAKERS_AUTO.lower(), "auto"):
+        return True, None
+    try:
+        number = float(text)
+    except ValueError:
+        number = 0.0
+    if not number.is_integer() or not 1 <= number <= 32:
+        raise ValueError(f"Speakers must be {SPEAKERS_OFF}, {SPEAKERS_AUTO} or a number of "
+                         f"speakers from 1 to 32, not {text!r}")
+    return True, int(number)
 
 
 def transcript_text(transcript: Transcript) -> str:
@@ -156,6 +223,7 @@ _STAGE_SPAN: dict[Stage, tuple[float, float]] = {
     Stage.PREPARING: (0.2, 0.1),
     Stage.DECODING: (0.4, 0.1),
     Stage.TRANSCRIBING: (0.5, 0.45),
+    Stage.DIARIZING: (0.95, 0.0),  # at the end of transcribing: the turns laid on words
     Stage.WRITING: (0.95, 0.05),
     Stage.CHECKING: (0.0, 1.0),
 }
@@ -280,13 +348,31 @@ def success(
         f"{speed:.1f}× real time",
         f"  model: {transcript.model} ({engine}) on {device}"
         + (f" · language: {transcript.language}" if transcript.language else ""),
-        f"  {len(transcript.segments)} segment(s) · {words} word(s)",
+        f"  {len(transcript.segments)} segment(s) · {words} word(s)" + _speaker_count(transcript),
     ]
     if not transcript.segments:
         lines.append("  No speech was found in this recording.")
     if files:
         lines.append(f"  files: {', '.join(p.name for p in files)}")
     lines.extend(_retry_note(notes))
+    return "\n".join(lines)
+
+
+def _speaker_count(transcript: Transcript) -> str:
+    count = len(speakers_of(transcript))
+    return f" · {count} speaker{'' if count == 1 else 's'}" if count else ""
+
+
+def renamed(subject: str, names: Sequence[tuple[str, str]], files: Sequence[Path],
+            zip_name: str | None) -> str:
+    """The status box after Rename: who is called what now, and what was written again."""
+    given = [f"{display_name(label)} → {name}" for label, name in names if name]
+    lines = [f"✓ Speaker names applied to {subject}: " + ("; ".join(given) if given else
+                                                          "back to Speaker 1, Speaker 2, …")]
+    if files:
+        lines.append(f"  downloads written again: {', '.join(p.name for p in files)}")
+    if zip_name:
+        lines.append(f"  and the zip of all outputs: {zip_name}")
     return "\n".join(lines)
 
 

@@ -4,6 +4,13 @@ SRT and VTT carry readable cues (:mod:`.cues`), TXT paragraphs broken at long
 pauses (:mod:`.paragraphs`), both shaped by a :class:`SubtitleLayout`; JSON and
 CSV keep the segments and words as recognised. Subtitle timestamps are integer
 milliseconds (:mod:`.timing`), so rounding never makes a cue end before it starts.
+
+A diarized transcript shows who speaks (:mod:`.speakers`): TXT as turns
+(``Speaker 1: …``), SRT with ``[Speaker 1]`` opening each turn's first cue,
+VTT with a voice span (``<v Speaker 1>``) on every cue, no cue holding two
+speakers; JSON with ``speaker`` on each segment and word, CSV with a
+``speaker`` column. A transcript without speakers is written as it always was:
+no speaker key in JSON, no speaker column in CSV.
 """
 
 from __future__ import annotations
@@ -17,12 +24,13 @@ from stt_studio.domain import Transcript
 from stt_studio.formats.cues import Cue, build_cues
 from stt_studio.formats.layout import DEFAULT_LAYOUT, SubtitleLayout
 from stt_studio.formats.paragraphs import paragraphs
+from stt_studio.formats.speakers import has_speakers, speaker_name, voice_span
 from stt_studio.formats.timing import timestamp, to_ms
 
 __all__ = [
     "DEFAULT_LAYOUT", "FORMATS", "FORMATTERS", "Cue", "SubtitleLayout", "build_cues",
-    "paragraphs", "parse_formats", "render", "timestamp", "to_csv", "to_dict", "to_json",
-    "to_ms", "to_srt", "to_txt", "to_vtt",
+    "paragraphs", "parse_formats", "render", "speaker_name", "timestamp", "to_csv", "to_dict",
+    "to_json", "to_ms", "to_srt", "to_txt", "to_vtt",
 ]
 
 FORMATS = ("txt", "srt", "vtt", "json", "csv")
@@ -37,13 +45,14 @@ def _cue_text(cue: Cue) -> str:
 
 
 def to_txt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
-    """Paragraphs separated by a blank line, a new one after each long pause."""
+    """Paragraphs separated by a blank line, a new one after each long pause and speaker."""
     return "\n\n".join(paragraphs(transcript, layout)) + "\n"
 
 
 def to_srt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
+    """Numbered cues; a speaker's turn opens with ``[Speaker 1]`` (in the line limits)."""
     out = io.StringIO()
-    for index, cue in enumerate(build_cues(transcript, layout), start=1):
+    for index, cue in enumerate(build_cues(transcript, layout, speaker_tags=True), start=1):
         start = timestamp(cue.start_ms, decimal_marker=",")
         end = timestamp(cue.end_ms, decimal_marker=",")
         out.write(f"{index}\n{start} --> {end}\n{_cue_text(cue)}\n\n")
@@ -51,6 +60,7 @@ def to_srt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> s
 
 
 def to_vtt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> str:
+    """WebVTT cues; each cue of a speaker opens with its voice span ``<v Speaker 1>``."""
     out = io.StringIO()
     out.write("WEBVTT\n\n")
     for cue in build_cues(transcript, layout):
@@ -58,12 +68,16 @@ def to_vtt(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> s
         end = timestamp(cue.end_ms, decimal_marker=".")
         # "<" starts a tag and "&" an entity in WebVTT cue text: a player would eat them
         text = _cue_text(cue).replace("&", "&amp;").replace("<", "&lt;")
-        out.write(f"{start} --> {end}\n{text}\n\n")
+        out.write(f"{start} --> {end}\n{voice_span(cue.speaker)}{text}\n\n")
     return out.getvalue()
 
 
 def to_dict(transcript: Transcript) -> dict[str, object]:
-    """The documented JSON shape; every number a plain float in seconds."""
+    """The documented JSON shape; every number a plain float in seconds.
+
+    A segment or word with a speaker also has ``"speaker"`` (its label:
+    SPEAKER_1, … or the name a user gave); without one it has no such key.
+    """
     return {
         "text": transcript.text,
         "language": transcript.language,
@@ -74,9 +88,10 @@ def to_dict(transcript: Transcript) -> dict[str, object]:
                 "start": round(float(seg.start_s), 3),
                 "end": round(float(seg.end_s), 3),
                 "text": seg.text,
+                **_speaker_field(seg.speaker),
                 "words": [
                     {"start": round(float(w.start_s), 3), "end": round(float(w.end_s), 3),
-                     "word": w.text}
+                     "word": w.text, **_speaker_field(w.speaker)}
                     for w in seg.words
                 ],
             }
@@ -85,16 +100,23 @@ def to_dict(transcript: Transcript) -> dict[str, object]:
     }
 
 
+def _speaker_field(speaker: str | None) -> dict[str, str]:
+    return {"speaker": speaker} if speaker else {}
+
+
 def to_json(transcript: Transcript) -> str:
     return json.dumps(to_dict(transcript), ensure_ascii=False, indent=2) + "\n"
 
 
 def to_csv(transcript: Transcript) -> str:
+    """start, end, text a segment; a diarized transcript adds a last column, speaker."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["start", "end", "text"])
+    diarized = has_speakers(transcript)
+    writer.writerow(["start", "end", "text", "speaker"] if diarized else ["start", "end", "text"])
     for seg in transcript.segments:
-        writer.writerow([f"{seg.start_s:.3f}", f"{seg.end_s:.3f}", seg.text.strip()])
+        row = [f"{seg.start_s:.3f}", f"{seg.end_s:.3f}", seg.text.strip()]
+        writer.writerow([*row, seg.speaker or ""] if diarized else row)
     return out.getvalue()
 
 

@@ -12,6 +12,12 @@ than a line stands alone on its line; a single word that lasts longer than
 
 A cue starts at its first word's start and ends at its last word's end, in
 whole milliseconds, never overlapping the next cue and always after it starts.
+
+A cue never holds two speakers. With ``speaker_tags`` (SRT), the first cue of
+each turn opens with a ``[Speaker 1]`` tag, counted in the line like a word and
+never left alone: a tag and its word are the unit a cue always holds, so a word
+longer than a line may share its cue with the tag (on a line of its own where
+the layout has two lines, else on the word's line).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 from stt_studio.domain import Transcript
 from stt_studio.formats.layout import DEFAULT_LAYOUT, SubtitleLayout
+from stt_studio.formats.speakers import tagged
 from stt_studio.formats.tokens import (
     PAUSE_MS,
     Token,
@@ -48,20 +55,27 @@ _LINE_BREAK_AFTER_LEADING_WORD = -0.1
 
 @dataclass(frozen=True, slots=True)
 class Cue:
-    """One subtitle: times in integer milliseconds and its lines (never blank)."""
+    """One subtitle: times in integer milliseconds, its lines (never blank), who speaks."""
 
     start_ms: int
     end_ms: int
     lines: tuple[str, ...]
+    speaker: str | None = None  # the label (SPEAKER_1, … or a given name); None: not diarized
 
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
 
 
-def build_cues(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT) -> tuple[Cue, ...]:
-    """The transcript's words as cues within ``layout``, every word once and in order."""
+def build_cues(transcript: Transcript, layout: SubtitleLayout = DEFAULT_LAYOUT, *,
+               speaker_tags: bool = False) -> tuple[Cue, ...]:
+    """The transcript's words as cues within ``layout``, every word once and in order.
+
+    speaker_tags: the first cue of each speaker's turn opens with ``[Speaker 1]``.
+    """
     tokens = tokens_of(transcript)
+    if speaker_tags:
+        tokens = tagged(tokens)
     spans: list[tuple[int, int]] = []
     for first, stop in _runs(tokens):
         spans.extend(_cut(tokens, first, stop, layout))
@@ -110,11 +124,13 @@ def _cut(tokens: Sequence[Token], first: int, stop: int,
         lines = _Lines(layout.max_line_chars)
         inside = 0
         start_ms = tokens[first + begin].start_ms
+        # one token (a tag and its word) always makes a cue, however long
+        unit = 2 if tokens[first + begin].tag else 1
         for end in range(begin + 1, size + 1):
             token = tokens[first + end - 1]
             lines.add(token)
             duration_ms = token.end_ms - start_ms
-            if end > begin + 1:  # one token always makes a cue, however long
+            if end > begin + unit:
                 if lines.count > layout.max_lines or duration_ms > max_ms:
                     break
                 inside += ends_sentence(tokens[first + end - 2])
@@ -132,6 +148,8 @@ def _cut(tokens: Sequence[Token], first: int, stop: int,
 
 
 def _cut_cost(before: Token, after: Token) -> float:
+    if before.tag:
+        return float("inf")  # a tag stays with the word it announces
     if ends_sentence(before):
         return 0.0
     clause, pause = ends_clause(before), gap_ms(before, after) >= PAUSE_MS
@@ -155,7 +173,10 @@ def _timed(tokens: Sequence[Token], spans: list[tuple[int, int]],
                 end_ms = min(end_ms, next_start_ms)
         end_ms = max(end_ms, start_ms + 1)
         previous_end_ms = end_ms
-        yield Cue(start_ms, end_ms, lines(tokens[begin:stop], layout.max_line_chars))
+        shown = lines(tokens[begin:stop], layout.max_line_chars)
+        while len(shown) > layout.max_lines:  # only a tag before a word longer than a line
+            shown = (f"{shown[0]} {shown[1]}", *shown[2:])
+        yield Cue(start_ms, end_ms, shown, tokens[begin].speaker)
 
 
 def lines(tokens: Sequence[Token], max_line_chars: int) -> tuple[str, ...]:

@@ -11,6 +11,9 @@ A token is a word as the segment's text shows it: engines split "42-line" into
 (nothing may be cut between them). Scripts written without spaces (Chinese,
 Japanese) are the exception: their tokens are characters or words glued on
 with ``space_before=False``, and a cue or line may end between them.
+
+A diarized transcript's tokens carry their speaker (the word's, else its
+segment's); a cue or paragraph never holds two speakers.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class Token:
 
     space_before: a space separates it from the token before (False: glued on).
     timed: the times are the recogniser's; False: shared out from a word-less segment.
+    speaker: who says it (SPEAKER_1, … or a given name); None when not diarized.
+    tag: not a spoken word but the mark of a new speaker's turn (SRT's ``[Speaker 1]``).
     """
 
     text: str
@@ -53,11 +58,14 @@ class Token:
     end_ms: int
     space_before: bool = True
     timed: bool = True
+    speaker: str | None = None
+    tag: bool = False
 
 
 def ends_sentence(token: Token) -> bool:
     core = token.text.rstrip(_CLOSERS)
-    return bool(core) and core[-1] in _SENTENCE_END and core.lower() not in _ABBREVIATIONS
+    return (bool(core) and core[-1] in _SENTENCE_END and core.lower() not in _ABBREVIATIONS
+            and not token.tag)
 
 
 def leads_on(token: Token) -> bool:
@@ -67,7 +75,7 @@ def leads_on(token: Token) -> bool:
 
 def ends_clause(token: Token) -> bool:
     core = token.text.rstrip(_CLOSERS)
-    return bool(core) and core[-1] in _CLAUSE_END
+    return bool(core) and core[-1] in _CLAUSE_END and not token.tag
 
 
 def gap_ms(before: Token, after: Token) -> int:
@@ -75,8 +83,8 @@ def gap_ms(before: Token, after: Token) -> int:
 
 
 def must_cut(before: Token, after: Token) -> bool:
-    """A cue ends between these two, whatever the layout."""
-    return gap_ms(before, after) >= LONG_PAUSE_MS
+    """A cue ends between these two, whatever the layout: a long pause, another speaker."""
+    return gap_ms(before, after) >= LONG_PAUSE_MS or before.speaker != after.speaker
 
 
 def join(tokens: Sequence[Token]) -> str:
@@ -104,11 +112,12 @@ def _timed(segment: Segment, words: list[Word]) -> list[Token]:
         text = " ".join(word.text.split())
         start = to_ms(word.start_s)
         end = max(start, to_ms(word.end_s))
+        speaker = word.speaker or segment.speaker or None
         if out and not spaced and not (_unspaced(out[-1].text[-1]) or _unspaced(text[0])):
             last = out.pop()  # one word the engine gave in pieces
             text, start, end = last.text + text, last.start_ms, max(last.end_ms, end)
-            spaced = last.space_before
-        out.append(Token(text, start, end, spaced))
+            spaced, speaker = last.space_before, last.speaker
+        out.append(Token(text, start, end, spaced, speaker=speaker))
     return out
 
 
@@ -142,7 +151,8 @@ def _shared(segment: Segment) -> Iterator[Token]:
     for (text, spaced), weight in zip(pieces, weights):
         begin = start_ms + span_ms * done // total
         done += weight
-        yield Token(text, begin, start_ms + span_ms * done // total, spaced, timed=False)
+        yield Token(text, begin, start_ms + span_ms * done // total, spaced, timed=False,
+                    speaker=segment.speaker or None)
 
 
 def _pieces(text: str) -> Iterator[tuple[str, bool]]:

@@ -34,7 +34,8 @@ class ResponseFormat(str, Enum):
 GRANULARITIES = ("segment", "word")
 #: the studio's own fields, beyond OpenAI's (documented in the README)
 EXTRA_FIELDS = ("beam_size", "batch_size", "vad", "long_audio", "target_language",
-                "word_timestamps", "max_line_chars", "max_lines", "max_cue_s")
+                "word_timestamps", "max_line_chars", "max_lines", "max_cue_s", "diarize",
+                "speakers", "min_speakers", "max_speakers")
 #: OpenAI's fields this studio accepts and does nothing with (no error for them)
 ACCEPTED_UNUSED = ("chunking_strategy", "include[]", "include", "known_speaker_names[]",
                    "known_speaker_references[]", "user")
@@ -84,6 +85,10 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
         raise field_error("word_timestamps", "word_timestamps=false contradicts "
                          "timestamp_granularities[]=word", "Leave one of the two out")
     language = one("language")
+    counts = {name: _count(one(name), name) for name in ("speakers", "min_speakers",
+                                                         "max_speakers")}
+    diarize = _flag(one("diarize"), "diarize",
+                    default=any(n is not None for n in counts.values()))
     try:
         options = TranscriptionOptions(
             language=language.lower() if language else None,
@@ -97,6 +102,8 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
                                "long_audio"),
             initial_prompt=one("prompt"),
             temperature=_number(one("temperature"), float, "temperature", _DEFAULTS.temperature),
+            diarize=diarize,
+            **counts,
         )
     except ValueError as exc:
         raise field_error(_field_named(str(exc)), str(exc), "Correct the field and send again",
@@ -143,6 +150,10 @@ def _number(text: str | None, kind: Callable[[str], T], name: str, default: T) -
     except ValueError:
         raise field_error(name, f"{name} must be a number, not {text!r}",
                          f"Send {name} as a number, e.g. {default}") from None
+
+
+def _count(text: str | None, name: str) -> int | None:
+    return None if text is None else _number(text, int, name, 0)
 
 
 _TRUE = ("true", "1", "yes", "on")

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from stt_studio.domain import ModelSpec, Segment, Task, Transcript
+from stt_studio.domain import ModelSpec, Segment, Task, Transcript, Word
 from stt_studio.errors import (
     AudioError,
     InvalidOptionError,
@@ -74,9 +74,16 @@ def verbose_json(transcript: Transcript, task: Task, *, segments: bool,
     if segments:
         body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
     if words:
-        body["words"] = [{"word": w.text, "start": round(w.start_s, 3), "end": round(w.end_s, 3)}
-                         for s in transcript.segments for w in s.words]
+        body["words"] = [_word(w) for s in transcript.segments for w in s.words]
     return body
+
+
+def _word(word: Word) -> dict[str, Any]:
+    out: dict[str, Any] = {"word": word.text, "start": round(word.start_s, 3),
+                           "end": round(word.end_s, 3)}
+    if word.speaker is not None:
+        out["speaker"] = word.speaker
+    return out
 
 
 def _segment(index: int, segment: Segment) -> dict[str, Any]:
@@ -87,8 +94,8 @@ def _segment(index: int, segment: Segment) -> dict[str, Any]:
         "end": round(segment.end_s, 3),
         "text": segment.text,
         "tokens": [],  # our engines' token ids are not comparable across models
-        "words": [{"word": w.text, "start": round(w.start_s, 3), "end": round(w.end_s, 3)}
-                  for w in segment.words],
+        "words": [_word(w) for w in segment.words],
+        **({"speaker": segment.speaker} if segment.speaker is not None else {}),
     }
 
 

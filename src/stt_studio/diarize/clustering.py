@@ -1,0 +1,73 @@
+"""Voice embeddings -> speakers: average-linkage clustering on cosine distance.
+
+Without a count, the tree is cut where voices stop being alike
+(:data:`DISTANCE_THRESHOLD`, calibrated on the shared speech clips); clusters
+too small to be a speaker (a cough, overlapped words) join the nearest real
+one; the user's bounds then decide. With a count, the tree is cut into that many.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from stt_studio.diarize.base import SpeakerBounds
+
+#: cosine distance between two windows' embeddings above which they are two voices
+DISTANCE_THRESHOLD = 0.5
+#: a cluster with fewer windows than this share (or 2) is not a speaker of its own
+MIN_CLUSTER_SHARE = 0.02
+
+Labels = npt.NDArray[np.int64]
+
+
+def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
+            threshold: float = DISTANCE_THRESHOLD) -> Labels:
+    """One speaker index per embedding row (0-based, numbered by first appearance)."""
+    n = len(embeddings)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1 or bounds.count == 1 or bounds.max_count == 1:
+        return np.zeros(n, dtype=np.int64)
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+    if bounds.count is not None:
+        labels = _cut(unit, min(bounds.count, n))
+    else:
+        labels = _absorb_small(unit, _cut(unit, None, threshold))
+        found = len(np.unique(labels))
+        wanted = min(bounds.clamp(found), n)
+        if wanted != found:
+            labels = _cut(unit, wanted)
+    return _by_appearance(labels)
+
+
+def _cut(unit: npt.NDArray[np.float32], count: int | None,
+         threshold: float = DISTANCE_THRESHOLD) -> Labels:
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(
+        n_clusters=count, distance_threshold=None if count else threshold,
+        metric="cosine", linkage="average")
+    return np.asarray(model.fit_predict(unit), dtype=np.int64)
+
+
+def _absorb_small(unit: npt.NDArray[np.float32], labels: Labels) -> Labels:
+    """Clusters below the share go to the nearest large cluster (by centroid)."""
+    counts = np.bincount(labels)
+    smallest = max(2, int(np.ceil(MIN_CLUSTER_SHARE * len(labels))))
+    big = [c for c in range(len(counts)) if counts[c] >= smallest]
+    if not big or len(big) == len(counts):
+        return labels
+    centroids = np.stack([unit[labels == c].mean(axis=0) for c in big])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+    out = labels.copy()
+    for i in np.flatnonzero(~np.isin(labels, big)):
+        out[i] = big[int(np.argmax(centroids @ unit[i]))]
+    return out
+
+
+def _by_appearance(labels: Labels) -> Labels:
+    order: dict[int, int] = {}
+    for value in labels.tolist():
+        order.setdefault(value, len(order))
+    return np.array([order[v] for v in labels.tolist()], dtype=np.int64)

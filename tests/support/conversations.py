@@ -1,0 +1,120 @@
+"""Conversations built from the shared clips of different speakers, with known turns, and DER.
+
+Used by the diarization tests and bench/diarization.py. Each speaker's clips
+are cut into turns of a few seconds and laid one after another with short
+pauses, in a pattern of speakers; the reference says who speaks when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stt_studio.domain import SAMPLE_RATE_HZ
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "audio"
+RATE = SAMPLE_RATE_HZ
+
+#: speakers with enough speech in ../shared/audio group A (name -> clips)
+VOICES: dict[str, tuple[str, ...]] = {
+    "lj": tuple(f"A_short_en/ljspeech/LJ001-{n:04d}.wav" for n in (1, 3, 4, 5, 6, 7, 9, 10)),
+    "mfa": ("A_short_en/mfa_spontaneous/acoustic_corpus.wav",),
+    "ls2412": ("A_short_en/librispeech/2412-153948-0000.flac",
+               "A_short_en/librispeech/2412-153948-0001.flac"),
+    "ls1221": ("A_short_en/librispeech/1221-135766-0001.wav",
+               "A_short_en/librispeech/1221-135766-0002.wav"),
+    "jfk": ("A_short_en/jfk/jfk.flac",),
+    "ls1088": ("A_short_en/librispeech/1088-134315-0000.wav",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RefTurn:
+    start_s: float
+    end_s: float
+    speaker: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    samples: np.ndarray
+    turns: tuple[RefTurn, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / RATE
+
+    @property
+    def speakers(self) -> set[str]:
+        return {t.speaker for t in self.turns}
+
+
+def speech_of(voice: str) -> np.ndarray:
+    """All of a voice's clips, decoded and joined, silences at the edges trimmed."""
+    from stt_studio.audio.decode import decode_file
+
+    parts = [decode_file(SHARED / clip).samples for clip in VOICES[voice]]
+    return np.concatenate([_trimmed(p) for p in parts])
+
+
+def _trimmed(samples: np.ndarray, floor: float = 0.01) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(samples) > floor)
+    return samples[loud[0]:loud[-1] + 1] if loud.size else samples[:0]
+
+
+def build(pattern: Sequence[tuple[str, float]], *, pause_s: float = 0.6,
+          seed: int = 0) -> Conversation:
+    """Turns in ``pattern`` order: (voice, seconds); each voice's speech is used in order."""
+    rng = np.random.default_rng(seed)
+    voices = {voice: speech_of(voice) for voice in {v for v, _ in pattern}}
+    used = dict.fromkeys(voices, 0)
+    out: list[np.ndarray] = [np.zeros(int(0.5 * RATE), np.float32)]
+    at = 0.5
+    turns = []
+    for voice, seconds in pattern:
+        source = voices[voice]
+        n = int(seconds * RATE)
+        start = used[voice] % max(len(source) - n, 1)
+        piece = source[start:start + n]
+        used[voice] = start + n
+        out.append(piece)
+        turns.append(RefTurn(at, at + len(piece) / RATE, voice))
+        at += len(piece) / RATE
+        gap = pause_s * float(rng.uniform(0.7, 1.3))
+        out.append(np.zeros(int(gap * RATE), np.float32))
+        at += int(gap * RATE) / RATE
+    return Conversation(np.concatenate(out).astype(np.float32), tuple(turns))
+
+
+def der(reference: Sequence[RefTurn], hypothesis: Sequence[tuple[float, float, str]],
+        duration_s: float, frame_s: float = 0.01) -> float:
+    """Frame-level diarization error rate: (missed + false alarm + confusion) / reference speech.
+
+    The hypothesis's speakers are mapped to the reference's by the assignment
+    that overlaps most (Hungarian); no collar; overlapping speech is not scored.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    frames = int(np.ceil(duration_s / frame_s)) + 1
+    ref_names = sorted({t.speaker for t in reference})
+    hyp_names = sorted({s for _, _, s in hypothesis})
+    ref = np.full(frames, -1)
+    hyp = np.full(frames, -1)
+    for turn in reference:
+        ref[int(turn.start_s / frame_s):int(turn.end_s / frame_s)] = ref_names.index(turn.speaker)
+    for start, end, speaker in hypothesis:
+        hyp[int(start / frame_s):int(end / frame_s)] = hyp_names.index(speaker)
+    speech = int((ref >= 0).sum())
+    missed = int(((ref >= 0) & (hyp < 0)).sum())
+    false_alarm = int(((ref < 0) & (hyp >= 0)).sum())
+    both = (ref >= 0) & (hyp >= 0)
+    overlap = np.zeros((len(ref_names), max(len(hyp_names), 1)))
+    for r, h in zip(ref[both], hyp[both]):
+        overlap[r, h] += 1
+    rows, cols = linear_sum_assignment(-overlap)
+    matched = int(overlap[rows, cols].sum())
+    confusion = int(both.sum()) - matched
+    return (missed + false_alarm + confusion) / max(speech, 1)
