@@ -13,10 +13,14 @@ import numpy.typing as npt
 
 from stt_studio.diarize.base import SpeakerBounds
 
-#: cosine distance between two windows' embeddings above which they are two voices
-DISTANCE_THRESHOLD = 0.5
-#: a cluster with fewer windows than this share (or 2) is not a speaker of its own
-MIN_CLUSTER_SHARE = 0.02
+#: average cosine distance between two clusters' windows above which they are two voices
+#: (1.6 s windows of one voice: 0.18-0.30 apart on average; of two voices: 0.45-0.67)
+DISTANCE_THRESHOLD = 0.4
+#: a cluster with fewer windows than this share (or MIN_CLUSTER_WINDOWS) is not a speaker
+#: of its own: a cough, laughter, a noisy stretch, overlapped words
+MIN_CLUSTER_SHARE = 0.05
+#: about 4 s of speech (windows start HOP_S = 0.8 s apart)
+MIN_CLUSTER_WINDOWS = 5
 
 Labels = npt.NDArray[np.int64]
 
@@ -54,7 +58,7 @@ def _cut(unit: npt.NDArray[np.float32], count: int | None,
 def _absorb_small(unit: npt.NDArray[np.float32], labels: Labels) -> Labels:
     """Clusters below the share go to the nearest large cluster (by centroid)."""
     counts = np.bincount(labels)
-    smallest = max(2, int(np.ceil(MIN_CLUSTER_SHARE * len(labels))))
+    smallest = max(MIN_CLUSTER_WINDOWS, int(np.ceil(MIN_CLUSTER_SHARE * len(labels))))
     big = [c for c in range(len(counts)) if counts[c] >= smallest]
     if not big or len(big) == len(counts):
         return labels

@@ -52,13 +52,32 @@ def _encoder(device: str) -> Any:
         return _ENCODER
 
 
+#: resemblyzer's mel settings: 25 ms windows every 10 ms, 40 bands
+N_FFT = SAMPLE_RATE_HZ * 25 // 1000
+MEL_BANDS = 40
+
+
 def _mel(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
+    """resemblyzer's ``wav_to_mel_spectrogram`` in numpy (the same numbers to 1e-6).
+
+    Theirs goes through ``librosa.feature``, whose import compiles librosa's
+    numba functions: 15-20 s on the first diarization in every new cache
+    (NUMBA_CACHE_DIR lives there); ``librosa.filters`` compiles nothing.
+    """
+    import librosa.filters
+    import scipy.signal
+    from resemblyzer.audio import normalize_volume
 
     wav = np.asarray(samples, dtype=np.float32)
     if float(np.sqrt(np.mean(wav ** 2))) > 1e-6:
         wav = normalize_volume(wav, TARGET_DBFS, increase_only=True)
-    return np.asarray(wav_to_mel_spectrogram(wav), dtype=np.float32)
+    padded = np.pad(wav, N_FFT // 2)  # librosa's centred frames, zero padded
+    count = 1 + (len(padded) - N_FFT) // FRAME_SAMPLES
+    at = np.arange(N_FFT)[None, :] + FRAME_SAMPLES * np.arange(count)[:, None]
+    window = scipy.signal.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    power = np.abs(np.fft.rfft(padded[at] * window, axis=1)) ** 2
+    bands = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=N_FFT, n_mels=MEL_BANDS)
+    return np.asarray(power @ bands.T, dtype=np.float32)
 
 
 def _fit(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -43,6 +43,7 @@ class Diarization:
     def label(self, segments: Sequence[Segment]) -> tuple[Segment, ...]:
         job_progress.stage(Stage.DIARIZING)
         turns = self.tracker.turns(self.bounds)
+        job_progress.check_cancelled()  # cancelled while the voices were clustered
         return assign(segments, turns)
 
 
