@@ -36,6 +36,7 @@ bench: setup
 	$(VENV)/bin/python bench/run_bench.py
 	$(VENV)/bin/python bench/long_form.py
 	$(VENV)/bin/python bench/api_bench.py
+	$(VENV)/bin/python bench/diarization.py
 
 clean-cache:
 	rm -rf model_cache

@@ -3,7 +3,8 @@
 Without a count, the tree is cut where voices stop being alike
 (:data:`DISTANCE_THRESHOLD`, calibrated on the shared speech clips); clusters
 too small to be a speaker (a cough, overlapped words) join the nearest real
-one; the user's bounds then decide. With a count, the tree is cut into that many.
+one; the user's bounds then decide. With a count, the tree is cut until that many
+clusters are large enough to be speakers (:func:`_cut_into`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ DISTANCE_THRESHOLD = 0.4
 MIN_CLUSTER_SHARE = 0.05
 #: about 4 s of speech (windows start HOP_S = 0.8 s apart)
 MIN_CLUSTER_WINDOWS = 5
+#: a count given: at most this many small clusters are cut away to find that many speakers
+MAX_SMALL_CLUSTERS = 30
 
 Labels = npt.NDArray[np.int64]
 
@@ -35,13 +38,13 @@ def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
         return np.zeros(n, dtype=np.int64)
     unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
     if bounds.count is not None:
-        labels = _cut(unit, min(bounds.count, n))
+        labels = _cut_into(unit, min(bounds.count, n))
     else:
         labels = _absorb_small(unit, _cut(unit, None, threshold))
         found = len(np.unique(labels))
         wanted = min(bounds.clamp(found), n)
         if wanted != found:
-            labels = _cut(unit, wanted)
+            labels = _cut_into(unit, wanted)
     return _by_appearance(labels)
 
 
@@ -55,10 +58,37 @@ def _cut(unit: npt.NDArray[np.float32], count: int | None,
     return np.asarray(model.fit_predict(unit), dtype=np.int64)
 
 
+def _cut_into(unit: npt.NDArray[np.float32], count: int) -> Labels:
+    """``count`` speakers: the tree cut deeper until ``count`` clusters are large enough
+    to be speakers, the small ones (an odd window or two) joined to them; a plain cut
+    into ``count`` when the windows never make that many large clusters.
+
+    Cut into exactly ``count``, a far-off cough would stay a "speaker" of its own
+    while two real voices were merged.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    tree = linkage(unit.astype(np.float64), method="average", metric="cosine")
+    smallest = _smallest(len(unit))
+    for clusters in range(count, min(len(unit), count + MAX_SMALL_CLUSTERS) + 1):
+        labels = np.asarray(fcluster(tree, clusters, criterion="maxclust"), dtype=np.int64) - 1
+        large = int((np.bincount(labels) >= smallest).sum())
+        if large == count:
+            return _absorb_small(unit, labels)
+        if large > count:  # tied merges split two at once: no cut gives exactly that many
+            break
+    return _cut(unit, count)
+
+
+def _smallest(windows: int) -> int:
+    """The fewest windows a speaker of its own has, in a recording of ``windows``."""
+    return max(MIN_CLUSTER_WINDOWS, int(np.ceil(MIN_CLUSTER_SHARE * windows)))
+
+
 def _absorb_small(unit: npt.NDArray[np.float32], labels: Labels) -> Labels:
     """Clusters below the share go to the nearest large cluster (by centroid)."""
     counts = np.bincount(labels)
-    smallest = max(MIN_CLUSTER_WINDOWS, int(np.ceil(MIN_CLUSTER_SHARE * len(labels))))
+    smallest = _smallest(len(labels))
     big = [c for c in range(len(counts)) if counts[c] >= smallest]
     if not big or len(big) == len(counts):
         return labels
