@@ -46,6 +46,9 @@ log = logging.getLogger("stt_studio.server")
 START_TIMEOUT_S = 60.0
 #: how long close() waits for open requests to end
 CLOSE_TIMEOUT_S = 10.0
+#: how long uvicorn lets open connections finish when the server stops (an idle
+#: keep-alive connection of a browser or client would otherwise hold every stop)
+GRACE_S = 1
 #: how often Gradio's queue looks for UI work when idle, and for progress to send (its
 #: Windows pace; elsewhere it polls every 1 ms and 10 ms, which costs a transcription
 #: running in this process ~7 % of its CPU: bench/api_bench.py)
@@ -191,7 +194,7 @@ def _run(app: Any, sock: socket.socket) -> tuple[Any, threading.Thread]:
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=3, ws="none")
+                            timeout_graceful_shutdown=GRACE_S, ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="uvicorn", daemon=True)
