@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import sections  # bench/sections.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
 CACHE = WORK / "cache"
@@ -451,18 +453,7 @@ def section(meta: dict[str, Any], conc: dict[str, Any], over: dict[str, Any],
 
 
 def compose(text: str) -> None:
-    """Put the section into RESULTS.md in place of its last version (or at the end)."""
-    SECTION_FILE.parent.mkdir(parents=True, exist_ok=True)
-    SECTION_FILE.write_text(text, "utf-8")
-    whole = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING in whole:
-        before, rest = whole.split(HEADING, 1)
-        at = rest.find("\n## ")
-        after = rest[at + 1:] if at >= 0 else ""
-        whole = before.rstrip() + "\n\n" + text.rstrip() + "\n" + ("\n" + after if after else "")
-    else:
-        whole = whole.rstrip() + "\n\n" + text.rstrip() + "\n"
-    RESULTS.write_text(whole, "utf-8")
+    sections.compose(text, heading=HEADING, section_file=SECTION_FILE, results=RESULTS)
 
 
 def main() -> int:

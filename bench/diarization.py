@@ -37,10 +37,11 @@ import os
 import statistics
 import sys
 import time
-import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import sections  # bench/sections.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
@@ -145,14 +146,9 @@ def der_parts(reference: Any, hypothesis: list[tuple[float, float, str]],
 
 
 def write_wav(samples: Any, path: Path) -> Path:
-    import numpy as np
+    from tests.support import longaudio
 
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16_000)
-        out.writeframes(pcm.tobytes())
+    longaudio.write_wav(path, [samples])
     return path
 
 
@@ -303,18 +299,7 @@ def section(meta: dict[str, Any], rows: list[Figures]) -> str:
 
 
 def compose(text: str) -> None:
-    """Put the section into RESULTS.md in place of its last version (or at the end)."""
-    SECTION_FILE.parent.mkdir(parents=True, exist_ok=True)
-    SECTION_FILE.write_text(text, "utf-8")
-    whole = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING in whole:
-        before, rest = whole.split(HEADING, 1)
-        at = rest.find("\n## ")
-        after = rest[at + 1:] if at >= 0 else ""
-        whole = before.rstrip() + "\n\n" + text.rstrip() + "\n" + ("\n" + after if after else "")
-    else:
-        whole = whole.rstrip() + "\n\n" + text.rstrip() + "\n"
-    RESULTS.write_text(whole, "utf-8")
+    sections.compose(text, heading=HEADING, section_file=SECTION_FILE, results=RESULTS)
 
 
 def main() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import wave
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import numpy as np
 
 from stt_studio.diarize.base import Turn, label
 from stt_studio.domain import Transcript
-from tests.support.conversations import RATE, Conversation, RefTurn, build
+from tests.support import longaudio
+from tests.support.conversations import Conversation, RefTurn, build
 
 #: speakers -> pattern (voice, seconds): ~45-55 s each; the 4-speaker one holds the two
 #: LibriSpeech readers that sound most alike (ls2412 / ls1221)
@@ -38,12 +38,8 @@ def short_turn() -> Conversation:
 
 
 def write_wav(samples: np.ndarray, path: Path) -> Path:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm.tobytes())
+    """``samples`` as a 16-bit WAV at ``path`` (tests.support.longaudio writes it)."""
+    longaudio.write_wav(path, [samples])
     return path
 
 

@@ -36,9 +36,6 @@ GRANULARITIES = ("segment", "word")
 EXTRA_FIELDS = ("beam_size", "batch_size", "vad", "long_audio", "target_language",
                 "word_timestamps", "max_line_chars", "max_lines", "max_cue_s", "diarize",
                 "speakers", "min_speakers", "max_speakers")
-#: OpenAI's fields this studio accepts and does nothing with (no error for them)
-ACCEPTED_UNUSED = ("chunking_strategy", "include[]", "include", "known_speaker_names[]",
-                   "known_speaker_references[]", "user")
 
 
 def field_error(param: str, summary: str, remedy: str) -> InvalidOptionError:

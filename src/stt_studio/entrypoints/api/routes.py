@@ -21,7 +21,7 @@ from stt_studio.domain import Task
 from stt_studio.entrypoints.api import form, models, shapes
 from stt_studio.entrypoints.api.jobs import ApiJob, save_upload
 from stt_studio.entrypoints.api.limits import UploadTooLarge, too_large_message
-from stt_studio.errors import InvalidOptionError, StudioError, UnexpectedError
+from stt_studio.errors import InvalidOptionError, StudioError
 from stt_studio.formats import render
 
 if TYPE_CHECKING:
@@ -199,9 +199,4 @@ async def _streamed(job: ApiJob) -> Response:
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"cache-control": "no-cache", **job.headers(None)})
-
-
-def unexpected(exc: Exception) -> StudioError:
-    return exc if isinstance(exc, StudioError) else UnexpectedError(
-        f"{type(exc).__name__}: {exc}", detail=repr(exc))
 
