@@ -36,6 +36,7 @@ class NoteKind(str, Enum):
     SKIPPED_AUDIO = "skipped_audio"  # undecodable parts of a recording were skipped
     LEFT_BEHIND = "left_behind"  # a temp folder could not be deleted (doctor --clean)
     IGNORED = "ignored"  # an option the model cannot use (a prompt for a NeMo model)
+    NO_TEXT = "no_text"  # speech the VAD found gave no text, even decoded again
     WARNING = "warning"  # any other warning the work logged
 
 
@@ -120,13 +121,51 @@ class Segment:
     speaker: str | None = None  # SPEAKER_1, … (or the name a user gave) when diarized
 
 
+def clock_s(seconds: float) -> str:
+    """``46.0`` under a minute, ``12:03.5`` and ``1:02:33.5`` beyond, for people."""
+    if seconds < 60:
+        return f"{seconds:.1f}"
+    tenths = int(round(seconds * 10))
+    minutes, rest = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes}:{secs}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unheard:
+    """Speech the VAD found that gave no text, even decoded again (times in the recording).
+
+    ``speech_s``: how much speech that is (the pauses between, which the VAD
+    left out, not counted), so it can be less than ``end_s - start_s``.
+    """
+
+    start_s: float
+    end_s: float
+    speech_s: float
+
+    @property
+    def text(self) -> str:
+        unit = " s" if self.end_s < 60 else ""
+        return (f"{self.speech_s:.1f} s of speech at {clock_s(self.start_s)}–"
+                f"{clock_s(self.end_s)}{unit} gave no text")
+
+
 @dataclass(frozen=True, slots=True)
 class Transcript:
+    """``unheard``: stretches of speech without text (each is also a note of the job)."""
+
     text: str
     language: str | None
     duration_s: float
     model: str
     segments: tuple[Segment, ...]
+    unheard: tuple[Unheard, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What a reader of the transcript must know about it, for people."""
+        return tuple(u.text for u in self.unheard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stt_studio import longform
+from stt_studio import completeness, longform
 from stt_studio import progress as job_progress
 from stt_studio.audio import chunking, pieces, vad
 from stt_studio.audio.blocks import Block, blocks
@@ -30,6 +30,7 @@ from stt_studio.domain import (
     Stage,
     Transcript,
     TranscriptionOptions,
+    Unheard,
 )
 from stt_studio.engines.base import LoadedModel
 from stt_studio.errors import (
@@ -47,7 +48,7 @@ from stt_studio.models import catalog, store
 from stt_studio.models.manager import LoadedEntry, ModelManager
 from stt_studio.retry import Retrier
 from stt_studio.settings import Settings
-from stt_studio.transcriber import Heard, Transcriber
+from stt_studio.transcriber import Heard, Transcriber, unheard_in
 from stt_studio.turns import Turns
 
 log = logging.getLogger(__name__)
@@ -273,9 +274,11 @@ class Studio:
             for _, _, _, progress in ready:
                 with job_progress.job(progress):
                     job_progress.stage(Stage.TRANSCRIBING, f"with {len(ready) - 1} other file(s)")
+            audios = [Audio(p.samples, SAMPLE_RATE_HZ) for p in everything]
+            asked = replace(options, word_timestamps=True) if loaded.info.timestamps else options
             try:
-                outputs = loaded.transcribe_batch(
-                    [Audio(p.samples, SAMPLE_RATE_HZ) for p in everything], options)
+                checked = completeness.complete(
+                    loaded, audios, loaded.transcribe_batch(audios, asked), asked)
             except JobCancelled:
                 raise
             except Exception:  # noqa: BLE001 - one bad file must not fail the batch
@@ -295,14 +298,18 @@ class Studio:
                 if error is not None:
                     yield path, error
                     continue
-                path, audio, planned, _ = next(batched)
-                mine = outputs[at:at + len(planned)]
+                path, audio, planned, progress = next(batched)
+                mine = checked[at:at + len(planned)]
                 at += len(planned)
-                merged = pieces.merge(planned, [o.segments for o in mine])
-                language = next((o.language for o in mine if o.language), None)
-                transcript = self._transcript(merged, audio.duration_s, loaded,
-                                              language or options.language,
-                                              words=options.word_timestamps)
+                merged = pieces.merge(planned, [c.output.segments for c in mine])
+                language = next((c.output.language for c in mine if c.output.language), None)
+                unheard = [u for piece, c in zip(planned, mine)
+                           for u in unheard_in(piece, c.missing)]
+                with job_progress.job(progress):
+                    transcript = self._transcript(merged, audio.duration_s, loaded,
+                                                  language or options.language,
+                                                  words=options.word_timestamps,
+                                                  unheard=unheard)
                 yield path, Result(transcript, loaded.device,
                                    elapsed_s * audio.duration_s / total_s, spec.engine.value)
 
@@ -346,13 +353,15 @@ class Studio:
             if quiet:
                 log.info("no clear speech; listening again for quiet speech (%d part(s))",
                          len(quiet))
+                run.unheard.clear()  # heard again: what is still missing is said anew
                 run.add(Block(0, only.samples, quiet))
                 run.finish()
                 if speakers is not None:
                     speakers.add(Block(0, only.samples, quiet))
         return self._transcript(run.segments, samples / SAMPLE_RATE_HZ, loaded,
                                 run.language or run.options.language,
-                                words=options.word_timestamps, speakers=speakers)
+                                words=options.word_timestamps, speakers=speakers,
+                                unheard=run.unheard)
 
     def _diarize_device(self, loaded: LoadedModel) -> str:
         return "cuda" if loaded.device.startswith("cuda") else "cpu"
@@ -360,13 +369,17 @@ class Studio:
     @staticmethod
     def _transcript(segments: Iterable[Segment], duration_s: float, loaded: LoadedModel,
                     language: str | None, *, words: bool = True,
-                    speakers: Diarization | None = None) -> Transcript:
+                    speakers: Diarization | None = None,
+                    unheard: Sequence[Unheard] = ()) -> Transcript:
         """Segments -> the transcript: inside the audio, in time order, none empty.
 
         ``words=False``: word timestamps were not asked for; an engine that made
-        them anyway (NeMo, or for the merge or the speakers) had them, and they
-        are dropped here, after ``speakers`` labelled them.
+        them anyway (NeMo, or for the check, the merge or the speakers) had them,
+        and they are dropped here, after ``speakers`` labelled them.
+        ``unheard``: speech that gave no text; each is also a note of the job.
         """
+        for stretch in unheard:
+            job_progress.note(NoteKind.NO_TEXT, stretch.text, logger=log)
         kept = tuple(chunking.clamp(s, duration_s) for s in segments if s.text.strip())
         kept = tuple(sorted(kept, key=lambda s: (s.start_s, s.end_s)))
         if speakers is not None:
@@ -379,6 +392,7 @@ class Studio:
             duration_s=duration_s,
             model=loaded.spec.name,
             segments=kept,
+            unheard=tuple(unheard),
         )
 
     def write_outputs(

@@ -11,12 +11,32 @@ from stt_studio.domain import Audio, ModelSpec, Segment, TranscriptionOptions
 
 
 @dataclass(frozen=True, slots=True)
+class DecodeSignals:
+    """How a decoder judged its own output for a piece (Whisper's retry signals).
+
+    faster-whisper's sequential decoder decodes a window again at a higher
+    temperature when these cross its thresholds; its batched pipeline reports
+    them and moves on, so the studio checks them itself
+    (:mod:`stt_studio.completeness`).
+    """
+
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+@dataclass(frozen=True, slots=True)
 class EngineOutput:
-    """What an engine returns for one piece of audio (times relative to it)."""
+    """What an engine returns for one piece of audio (times relative to it).
+
+    ``signals``: the decoder's own view of the piece, where it has one and did
+    not already act on it (a batched Whisper window); ``None`` otherwise.
+    """
 
     segments: tuple[Segment, ...]
     language: str | None
     has_timestamps: bool = True
+    signals: DecodeSignals | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from stt_studio.domain import (
     TranscriptionOptions,
     Word,
 )
-from stt_studio.engines.base import EngineOutput, ModelInfo, cuda_unavailable
+from stt_studio.engines.base import DecodeSignals, EngineOutput, ModelInfo, cuda_unavailable
 from stt_studio.errors import InvalidOptionError
 from stt_studio.retry import Retrier
 
@@ -123,7 +123,11 @@ class WhisperModel:
         out = []
         total_s = max(audio.duration_s, 1e-9)
         for raw in segments:  # the generator does the work, segment by segment
-            out.append(_segment(raw, 0.0))
+            if _hallucinated(raw):
+                log.info("left out %r at %.1f s: heard in a window judged silent, its words "
+                         "improbable", raw.text.strip(), raw.start)
+            else:
+                out.append(_segment(raw, 0.0))
             job_progress.advance(raw.end / total_s)  # also where a cancelled job stops
         return EngineOutput(segments=tuple(out), language=info.language)
 
@@ -157,16 +161,59 @@ class WhisperModel:
             **_sampling(options),
         )
         per_piece: list[list[Segment]] = [[] for _ in pieces]
+        signals: list[DecodeSignals | None] = [None for _ in pieces]
         total_s = max(at_s, 1e-9)
         for raw in segments:
             middle_s = (float(raw.start) + float(raw.end)) / 2  # starts are rounded
             index = max(bisect.bisect_right(offsets_s, middle_s) - 1, 0)
             per_piece[index].extend(_sentences(raw, offsets_s[index]))
+            signals[index] = _worst(signals[index], raw)
             job_progress.advance(raw.end / total_s)
-        return [EngineOutput(tuple(segs), info.language) for segs in per_piece]
+        return [EngineOutput(tuple(segs), info.language, signals=signal)
+                for segs, signal in zip(per_piece, signals)]
 
     def close(self) -> None:
         self.model = None
+
+
+#: faster-whisper's own thresholds: a window it judges silent, a word it finds anomalous
+NO_SPEECH_MIN = 0.6
+WORD_PROBABILITY_MIN = 0.15
+WORD_SHORTEST_S = 0.133
+
+
+def _hallucinated(raw: Any) -> bool:
+    """A segment Whisper made up over the quiet end of the audio ("Thank you very much.").
+
+    Two of faster-whisper's own tests together: the window it came from is
+    more likely silent than not (its no-speech probability; faster-whisper
+    drops such a window only when its log-probability is also low), and its
+    words are anomalous by faster-whisper's hallucination score (improbable,
+    or too short to be spoken).
+    """
+    if float(raw.no_speech_prob) <= NO_SPEECH_MIN or not raw.words:
+        return False
+    words = [w for w in raw.words if w.word.strip(" .,!?'\"-")][:8]
+    if not words:
+        return False
+    score = 0.0
+    for w in words:
+        duration_s = float(w.end) - float(w.start)
+        score += 1.0 if float(w.probability) < WORD_PROBABILITY_MIN else 0.0
+        score += max(WORD_SHORTEST_S - duration_s, 0.0) * 15
+        score += max(duration_s - 2.0, 0.0)
+    return score >= 3 or score + 0.01 >= len(words)
+
+
+def _worst(known: DecodeSignals | None, raw: Any) -> DecodeSignals:
+    """A window's signals (the pipeline repeats them on each of its segments)."""
+    now = DecodeSignals(float(raw.avg_logprob), float(raw.compression_ratio),
+                        float(raw.no_speech_prob))
+    if known is None:
+        return now
+    return DecodeSignals(min(known.avg_logprob, now.avg_logprob),
+                         max(known.compression_ratio, now.compression_ratio),
+                         max(known.no_speech_prob, now.no_speech_prob))
 
 
 def _sampling(options: TranscriptionOptions) -> dict[str, Any]:

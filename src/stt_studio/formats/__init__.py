@@ -77,6 +77,7 @@ def to_dict(transcript: Transcript) -> dict[str, object]:
 
     A segment or word with a speaker also has ``"speaker"`` (its label:
     SPEAKER_1, … or the name a user gave); without one it has no such key.
+    A transcript with speech that gave no text has ``"notes"`` saying where.
     """
     return {
         "text": transcript.text,
@@ -97,7 +98,14 @@ def to_dict(transcript: Transcript) -> dict[str, object]:
             }
             for seg in transcript.segments
         ],
+        **_notes_field(transcript),
     }
+
+
+def _notes_field(transcript: Transcript) -> dict[str, list[str]]:
+    """``"notes"``: speech that gave no text ("12.4 s of speech at 33.5–46.0 s gave no
+    text"); a transcript with nothing to say has no such key."""
+    return {"notes": list(transcript.notes)} if transcript.notes else {}
 
 
 def _speaker_field(speaker: str | None) -> dict[str, str]:
