@@ -82,11 +82,15 @@ def worker(system: str, audio: Path, extra: str) -> dict[str, object]:
 
     layout = prepare_cache(WORK / "cache")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if system == "studio":
+    if system in ("studio", "studio-unchecked"):
+        from stt_studio import completeness
         from stt_studio.domain import TranscriptionOptions
         from stt_studio.service import Studio
         from stt_studio.settings import Settings
 
+        if system == "studio-unchecked":  # every window accepted as it came (issue 15)
+            completeness.complete = (  # type: ignore[assignment]
+                lambda _l, _a, outputs, *_x, **_k: [completeness.Checked(o) for o in outputs])
         studio = Studio(Settings(cache_dir=layout.root, device="cpu"), layout)
         studio.load("tiny.en")
         started = time.perf_counter()

@@ -28,7 +28,7 @@ RATE = SAMPLE_RATE_HZ
 
 @dataclass
 class CountingModel:
-    """Says one word per piece: its length in whole seconds, at its middle."""
+    """Says a word every half second of each piece, all named by its length in whole seconds."""
 
     spec: ModelSpec = field(default_factory=lambda: ModelSpec("fake", EngineKind.NEMO, "x"))
     device: str = "cpu"
@@ -39,10 +39,11 @@ class CountingModel:
         self.batches.append(len(pieces))
         out = []
         for piece in pieces:
-            middle = piece.duration_s / 2
-            word = Word(middle - 0.1, middle + 0.1, f"w{round(piece.duration_s)}")
-            out.append(EngineOutput((Segment(word.start_s, word.end_s, word.text, (word,)),),
-                                    "en"))
+            name = f"w{round(piece.duration_s)}"
+            words = tuple(Word(at / 2 + 0.1, at / 2 + 0.4, name)
+                          for at in range(int(piece.duration_s * 2)))
+            out.append(EngineOutput((Segment(words[0].start_s, words[-1].end_s,
+                                             " ".join(w.text for w in words), words),), "en"))
         return out
 
     def transcribe(self, audio: Audio, options):  # pragma: no cover - not used here
@@ -75,8 +76,8 @@ def test_batches_fill_across_blocks(batch_size, expected):
     run.finish()
     assert model.batches == expected  # block by block would be [3, 3, 3]
     starts = [seg.start_s for seg in run.segments]
-    # each piece's word at its middle, in the block's time, shifted by the block's offset
-    assert starts == pytest.approx([o + a + 9.9 for o in (0.0, 100.0, 200.0)
+    # each piece's first word, in the block's time, shifted by the block's offset
+    assert starts == pytest.approx([o + a + 0.1 for o in (0.0, 100.0, 200.0)
                                     for a, _ in spans], abs=1e-3)
 
 
@@ -89,4 +90,4 @@ def test_a_block_without_speech_waits_its_turn():
     run.add(block(200.0, [(0.0, 20.0)], 100.0))
     run.finish()
     assert model.batches == [2]
-    assert [round(s.start_s, 1) for s in run.segments] == [9.9, 209.9]
+    assert [round(s.start_s, 1) for s in run.segments] == [0.1, 200.1]

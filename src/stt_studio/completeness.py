@@ -261,15 +261,16 @@ def _complete_one(loaded: LoadedModel, audio: Audio, output: EngineOutput,
     todo = [Gap(0.0, duration_s)] if reason else found
     segments = output.segments
     redone: list[Gap] = []
+    why = reason
     for _ in range(ROUNDS):
         for gap in todo:
             segments = _again(loaded, audio, segments, gap, careful,
-                              context=context, reason=reason, local_attention=local_attention)
+                              context=context, reason=why, local_attention=local_attention)
         redone.extend(todo)
         left = to_redo(segments, duration_s, has_timestamps=output.has_timestamps)
         if not left or left == todo:
             break
-        todo, reason = left, None  # what is still missing, heard on its own this time
+        todo, why = left, None  # what is still missing, heard on its own this time
     final = replace(output, segments=segments, signals=None)
     return Checked(final, tuple(_still_missing(final, gaps(
         segments, duration_s, has_timestamps=output.has_timestamps))), tuple(redone), reason)

@@ -167,6 +167,16 @@ class Transcript:
         """What a reader of the transcript must know about it, for people."""
         return tuple(u.text for u in self.unheard)
 
+    @property
+    def unheard_summary(self) -> str:
+        """``12.4 s of speech gave no text (at 33.5–46.0)``, for a summary line; "" if none."""
+        if not self.unheard:
+            return ""
+        speech_s = sum(u.speech_s for u in self.unheard)
+        where = ", ".join(f"{clock_s(u.start_s)}–{clock_s(u.end_s)}" for u in self.unheard[:3])
+        more = f" and {len(self.unheard) - 3} more" if len(self.unheard) > 3 else ""
+        return f"{speech_s:.1f} s of speech gave no text (at {where}{more})"
+
 
 @dataclass(frozen=True, slots=True)
 class TranscriptionOptions:

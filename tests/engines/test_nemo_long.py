@@ -258,8 +258,12 @@ def test_local_attention_is_on_for_the_call_and_off_afterwards(kind, tiny_nemo, 
                                          real_transcribe(*a, **k))[1])
     local = studio.transcribe_audio(clip, loaded,
                                     TranscriptionOptions(long_audio=LongAudio.LOCAL_ATTENTION))
-    assert during == [("rel_pos_local_attn", list(LOCAL_CONTEXT), 1)]
-    assert switches == [("rel_pos_local_attn", list(LOCAL_CONTEXT)), ("rel_pos", [-1, -1])]
+    # every call in local attention (the block's, then any stretch decoded again alone),
+    # each switched on for the call and back after it
+    assert during and set(map(repr, during)) == {repr(("rel_pos_local_attn",
+                                                       list(LOCAL_CONTEXT), 1))}
+    assert switches == [("rel_pos_local_attn", list(LOCAL_CONTEXT)),
+                        ("rel_pos", [-1, -1])] * len(during)
     assert_as_loaded(model, state)
     assert local.duration_s == pytest.approx(11.0)
     # back as it was: the same words as before the switch
@@ -351,9 +355,12 @@ def test_auto_switches_on_a_recording_over_480_s_and_windows_never(tiny_nemo, se
     calls = spy_model_calls(monkeypatch, loaded.model)
 
     studio.transcribe_audio(long, loaded, TranscriptionOptions())
-    assert switches == [("rel_pos_local_attn", list(LOCAL_CONTEXT)), ("rel_pos", [-1, -1])]
-    (lengths_s, _), = calls  # all speech of the block in one piece, pauses left out
+    assert switches == [("rel_pos_local_attn", list(LOCAL_CONTEXT)),
+                        ("rel_pos", [-1, -1])] * len(calls)
+    lengths_s, _ = calls[0]  # all speech of the block in one piece, pauses left out
     assert len(lengths_s) == 1 and 30.0 < lengths_s[0] < 55.0
+    # later calls: stretches of it the random weights left without words, alone
+    assert all(len(more) == 1 and more[0] <= lengths_s[0] for more, _ in calls[1:])
 
     switches.clear()
     studio.transcribe_audio(long, loaded, TranscriptionOptions(long_audio=LongAudio.WINDOWS))

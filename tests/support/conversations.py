@@ -60,9 +60,11 @@ def speech_of(voice: str) -> np.ndarray:
     return np.concatenate([_trimmed(p) for p in parts])
 
 
-def _trimmed(samples: np.ndarray, floor: float = 0.01) -> np.ndarray:
+def _trimmed(samples: np.ndarray, floor: float = 0.01, pad: int = 0) -> np.ndarray:
     loud = np.flatnonzero(np.abs(samples) > floor)
-    return samples[loud[0]:loud[-1] + 1] if loud.size else samples[:0]
+    if not loud.size:
+        return samples[:0]
+    return samples[max(loud[0] - pad, 0):loud[-1] + 1 + pad]
 
 
 def build(pattern: Sequence[tuple[str, float]], *, pause_s: float = 0.6,
@@ -118,3 +120,85 @@ def der(reference: Sequence[RefTurn], hypothesis: Sequence[tuple[float, float, s
     matched = int(overlap[rows, cols].sum())
     confusion = int(both.sum()) - matched
     return (missed + false_alarm + confusion) / max(speech, 1)
+
+
+# -- conversations of whole clips, with what was said ------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SpokenTurn:
+    start_s: float
+    end_s: float
+    speaker: str
+    text: str  # the clip's reference transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """A conversation of whole group A clips, so every turn's words are known."""
+
+    samples: np.ndarray
+    turns: tuple[SpokenTurn, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / RATE
+
+    @property
+    def text(self) -> str:
+        return " ".join(t.text for t in self.turns)
+
+
+def _group_a() -> dict[str, list[tuple[str, str]]]:
+    """Speaker -> their group A clips (path, reference text), in the manifest's order."""
+    import json
+
+    voices: dict[str, list[tuple[str, str]]] = {}
+    for line in (SHARED / "manifest.jsonl").read_text("utf-8").splitlines():
+        row = json.loads(line)
+        if row["group"] == "A" and row["text"]:
+            voices.setdefault(row["speaker"], []).append((row["audio"], row["text"]))
+    return voices
+
+
+def spoken(seed: int, *, target_s: float = 95.0) -> Spoken:
+    """Whole clips of the group A speakers, a change of speaker at every clip (3-27 s),
+    pauses of 0.3-1.2 s, no clip twice, until ``target_s``; the same for the same seed."""
+    from stt_studio.audio.decode import decode_file
+
+    rng = np.random.default_rng(seed)
+    voices = _group_a()
+    names = sorted(voices)
+    used: set[str] = set()
+    out: list[np.ndarray] = [np.zeros(RATE // 2, np.float32)]
+    at_s = 0.5
+    turns: list[SpokenTurn] = []
+    last = None
+    while at_s < target_s:
+        free = [v for v in names if v != last and any(c not in used for c, _ in voices[v])]
+        if not free:
+            break
+        voice = free[int(rng.integers(len(free)))]
+        clips = [(c, t) for c, t in voices[voice] if c not in used]
+        clip, text = clips[int(rng.integers(len(clips)))]
+        used.add(clip)
+        last = voice
+        speech = _trimmed(decode_file(SHARED / clip).samples, pad=RATE // 10)
+        out.append(speech)
+        turns.append(SpokenTurn(at_s, at_s + len(speech) / RATE, voice, text))
+        at_s += len(speech) / RATE
+        gap = int(float(rng.uniform(0.3, 1.2)) * RATE)
+        out.append(np.zeros(gap, np.float32))
+        at_s += gap / RATE
+    return Spoken(np.concatenate(out).astype(np.float32), tuple(turns))
+
+
+def turns_without_text(conversation: Spoken, words: Sequence[tuple[float, float]], *,
+                       share: float = 0.5) -> list[SpokenTurn]:
+    """The turns of which fewer than ``share`` of their words were heard in their time."""
+    lost = []
+    for turn in conversation.turns:
+        heard = sum(1 for start, end in words
+                    if turn.start_s - 0.3 <= (start + end) / 2 <= turn.end_s + 0.3)
+        if heard < share * len(turn.text.split()):
+            lost.append(turn)
+    return lost

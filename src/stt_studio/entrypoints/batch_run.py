@@ -203,7 +203,7 @@ class BatchRun:
                  item.source, transcript.duration_s, result.elapsed_s, result.speed_x,
                  transcript.model, result.device, ", ".join(map(str, written)))
         return SummaryRow(str(item.source), RowStatus.DONE, transcript.duration_s,
-                          result.elapsed_s)
+                          result.elapsed_s, reason=transcript.unheard_summary)
 
     def _print_existing_text(self, item: batch.BatchItem) -> None:
         """A single input already done: its text, as a fresh run would print it."""

@@ -62,7 +62,7 @@ class SummaryRow:
             return f"skipped: {self.reason or 'already done'}"
         if self.status is RowStatus.NOT_RUN:
             return f"not run ({self.reason or 'interrupted'})"
-        return "done"
+        return f"done; {self.reason}" if self.reason else "done"
 
 
 def clock(seconds: float | None) -> str:

@@ -206,6 +206,9 @@ def _file_status(outcome: FileOutcome) -> str:
         return f"failed: {outcome.reason}" if outcome.reason else "failed"
     if outcome.state is FileState.RUNNING:
         return "working…"
+    if outcome.state is FileState.DONE and outcome.result is not None \
+            and outcome.result.transcript.unheard:
+        return f"done; {outcome.result.transcript.unheard_summary}"
     return str(outcome.state.value)
 
 
@@ -324,7 +327,8 @@ def _retries(notes: Sequence[Note]) -> list[Note]:
 
 def _retry_note(notes: Sequence[Note]) -> list[str]:
     retries = _retries(notes)
-    other = [n for n in notes if n.kind is not NoteKind.LOCK_RETRY]
+    # speech without text is said with its file, from the transcript itself
+    other = [n for n in notes if n.kind not in (NoteKind.LOCK_RETRY, NoteKind.NO_TEXT)]
     lines = []
     if retries:
         lines.append(f"Recovered from a locked file after {len(retries)} retr"
@@ -352,6 +356,9 @@ def success(
     ]
     if not transcript.segments:
         lines.append("  No speech was found in this recording.")
+    if transcript.unheard:
+        lines.append("  ⚠ Speech without text (even decoded again; the JSON download lists it):")
+        lines.extend(f"    - {text}" for text in transcript.notes)
     if files:
         lines.append(f"  files: {', '.join(p.name for p in files)}")
     lines.extend(_retry_note(notes))

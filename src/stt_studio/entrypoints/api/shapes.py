@@ -59,7 +59,13 @@ def studio_error_body(error: StudioError, param: str | None = None) -> tuple[int
 def transcription_json(transcript: Transcript) -> dict[str, Any]:
     """``response_format=json``: the text, and the audio's length as OpenAI bills it."""
     return {"text": transcript.text,
-            "usage": {"type": "duration", "seconds": round(transcript.duration_s, 3)}}
+            "usage": {"type": "duration", "seconds": round(transcript.duration_s, 3)},
+            **_notes(transcript)}
+
+
+def _notes(transcript: Transcript) -> dict[str, Any]:
+    """The studio's own ``notes`` (speech that gave no text), only when there are any."""
+    return {"notes": list(transcript.notes)} if transcript.notes else {}
 
 
 def verbose_json(transcript: Transcript, task: Task, *, segments: bool,
@@ -75,6 +81,7 @@ def verbose_json(transcript: Transcript, task: Task, *, segments: bool,
         body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
     if words:
         body["words"] = [_word(w) for s in transcript.segments for w in s.words]
+    body.update(_notes(transcript))
     return body
 
 
@@ -132,7 +139,8 @@ def delta_event(text: str) -> bytes:
 
 def done_event(transcript: Transcript) -> bytes:
     return sse({"type": "transcript.text.done", "text": transcript.text,
-                "usage": {"type": "duration", "seconds": round(transcript.duration_s, 3)}})
+                "usage": {"type": "duration", "seconds": round(transcript.duration_s, 3)},
+                **_notes(transcript)})
 
 
 def deltas(segments: Sequence[Segment], first: bool) -> str:
