@@ -210,6 +210,11 @@ def as_client_sees(error: StudioError, path: Path, name: str) -> StudioError:
     return fixed
 
 
+#: punctuation the notes use that Latin-1 lacks, as a header spells it
+_PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
+                        "…": "...", "\n": " "})
+
+
 def _latin1(text: str) -> str:
-    """Header values are Latin-1: anything else becomes '?'."""
-    return text.replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+    """Header values are Latin-1: dashes and quotes made plain, anything else '?'."""
+    return text.translate(_PLAIN).encode("latin-1", "replace").decode("latin-1")
