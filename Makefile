@@ -31,12 +31,13 @@ test: setup browser
 reliability: setup browser
 	$(VENV)/bin/python -m pytest -q -m fault --reliability-report=docs/RELIABILITY.md $(PYTEST_ARGS)
 
-# speed, accuracy and memory figures -> bench/RESULTS.md (about an hour on 2 cores)
+# speed, accuracy and memory figures -> bench/RESULTS.md (about 65 minutes on 2 cores)
 bench: setup
 	$(VENV)/bin/python bench/run_bench.py
 	$(VENV)/bin/python bench/long_form.py
 	$(VENV)/bin/python bench/api_bench.py
 	$(VENV)/bin/python bench/diarization.py
+	$(VENV)/bin/python bench/completeness.py
 
 clean-cache:
 	rm -rf model_cache

@@ -60,6 +60,34 @@ def test_spans_stay_inside_the_audio_and_within_max_span():
         assert span.length <= 4.0 * SAMPLE_RATE_HZ + 2 * vad.SPEECH_PAD_MS * 16
 
 
+def _longest_left_out_s(spans, a: int, b: int) -> float:
+    """The longest stretch of samples [a, b) in no span."""
+    longest, at = 0, a
+    for span in (*spans, vad.Span(b, b)):
+        if span.end_sample <= a:
+            continue
+        longest, at = max(longest, min(span.start_sample, b) - at), max(at, span.end_sample)
+    return longest / SAMPLE_RATE_HZ
+
+
+def test_a_quiet_voice_after_a_loud_one_is_heard_afresh(monkeypatch):
+    """Silero carries what it heard: a hoarse speaker (the shared "cold" corpus, 25.7 s)
+    right after a LibriSpeech reader scores under the threshold for most of the turn,
+    unless the long pause it leaves is listened to again on its own."""
+    from tests.support import conversations
+
+    talk = conversations.spoken(1)
+    turn = next(t for t in talk.turns if t.text.startswith("uh so this is the sick corpus"))
+    start = int((turn.start_s - 5.0) * SAMPLE_RATE_HZ)
+    samples = talk.samples[start:int(turn.end_s * SAMPLE_RATE_HZ)]
+    a, b = 5 * SAMPLE_RATE_HZ, len(samples)
+    alone = _longest_left_out_s(vad.detect_speech(samples[a:], max_span_s=30.0), 0, b - a)
+    assert alone < 2.0
+    assert _longest_left_out_s(vad.detect_speech(samples, max_span_s=30.0), a, b) < 3.5
+    monkeypatch.setattr(vad, "RELISTEN_S", float("inf"))  # one pass, as Silero gives it
+    assert _longest_left_out_s(vad.detect_speech(samples, max_span_s=30.0), a, b) > 6.0
+
+
 def test_a_digit_at_the_very_start_is_speech():
     """A 0.44 s "seven" at sample 0: Silero needs context before it (the lead-in)."""
     samples = speech(DIGIT_SEVEN)

@@ -28,12 +28,14 @@ def cache(tmp_path) -> Path:
 
 
 def run_cli(*args: str | Path, cache: Path, cwd: Path | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+            timeout: float = 180, module: bool = False) -> subprocess.CompletedProcess[str]:
+    """The console script (``module``: ``python -m stt_studio``) with ``args``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STT_STUDIO_")}
     env.update(STT_STUDIO_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1",
                HF_ENDPOINT="http://127.0.0.1:9", PYTHONIOENCODING="utf-8")
     assert SCRIPT.is_file(), f"console script not installed at {SCRIPT}"
-    return subprocess.run([str(SCRIPT), *map(str, args)], env=env, cwd=cwd or cache.parent,
+    command = [sys.executable, "-m", "stt_studio"] if module else [str(SCRIPT)]
+    return subprocess.run([*command, *map(str, args)], env=env, cwd=cwd or cache.parent,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -149,6 +151,15 @@ def test_models_lists_the_registry(cache):
         assert rows[name][4] == "no"  # a fresh cache holds none
         assert rows[name][5].startswith(str(cache))
     assert rows["Systran/faster-whisper-small"][1] == "whisper"
+
+
+def test_python_dash_m_is_the_same_command_line(cache):
+    script = run_cli("models", cache=cache)
+    module = run_cli("models", cache=cache, module=True)
+    assert module.returncode == 0, module.stderr
+    assert module.stdout == script.stdout and "tiny.en" in module.stdout
+    usage = run_cli("transcribe", cache=cache, module=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
 
 
 def test_models_rm_of_the_bundled_model_is_a_readable_error(cache):

@@ -66,6 +66,25 @@ def test_parse_logins_from_pairs_and_files(tmp_path):
     assert parse_logins([], []) == ()
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le",
+                                      "utf-16-be"])
+def test_a_login_file_from_windows_tools_is_read_whatever_its_bom(tmp_path, encoding):
+    """PowerShell 5.1's ``>`` writes UTF-16 with a BOM, ``Set-Content -Encoding UTF8``
+    UTF-8 with one: the first user must match all the same (no BOM in the name)."""
+    logins = tmp_path / "logins.txt"
+    logins.write_bytes("zoë:pässword\r\nbob:secret\r\n".encode(encoding))
+    assert parse_logins([], [logins]) == (("zoë", "pässword"), ("bob", "secret"))
+
+
+def test_a_login_file_that_is_not_text_says_so(tmp_path):
+    logins = tmp_path / "logins.txt"
+    logins.write_bytes(b"ann:\xff\xfe\xfa")  # no BOM at the start, not UTF-8
+    with pytest.raises(InvalidOptionError) as info:
+        parse_logins([], [logins])
+    assert "is not text in UTF-8 or UTF-16" in info.value.render()
+    assert "Set-Content -Encoding utf8" in info.value.render()
+
+
 @pytest.mark.parametrize("bad", ["annpw", ":pw", "ann:", ""])
 def test_a_bad_login_pair_is_a_readable_error(bad):
     with pytest.raises(InvalidOptionError) as info:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hmac
 import html
 import ipaddress
@@ -85,15 +86,32 @@ def decide(host: str, api_key: str | None, logins: Sequence[tuple[str, str]] = (
                   generated=generated)
 
 
+def decode_text(data: bytes) -> str:
+    """A text file as Windows tools write it too: UTF-8 with or without a BOM, or UTF-16
+    (Windows PowerShell 5.1's ``>``), with its BOM or, failing that, its zero bytes."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8")
+    if len(data) >= 2 and data.count(0) * 3 >= len(data):  # UTF-16 without its BOM
+        return data.decode("utf-16-le" if data[1] == 0 else "utf-16-be")
+    return data.decode("utf-8")
+
+
 def parse_logins(pairs: Sequence[str], files: Sequence[Path]) -> tuple[tuple[str, str], ...]:
     """``USER:PASSWORD`` values and files of them (one a line, ``#`` comments) -> pairs."""
     lines: list[tuple[str, str]] = [(pair, "--auth") for pair in pairs]
     for path in files:
         try:
-            text = Path(path).read_text("utf-8")
+            text = decode_text(Path(path).read_bytes())
         except OSError as exc:
             raise InvalidOptionError(f"cannot read the login file {path}", detail=str(exc),
                                      remedies=("Check the path given to --auth-file",)) from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidOptionError(
+                f"the login file {path} is not text in UTF-8 or UTF-16", detail=str(exc),
+                remedies=("Save it as UTF-8 (PowerShell: `Set-Content -Encoding utf8`)",),
+            ) from exc
         lines += [(line.strip(), str(path)) for line in text.splitlines()
                   if line.strip() and not line.strip().startswith("#")]
     logins = []
