@@ -86,6 +86,16 @@ def test_local_nemo_file(tmp_path):
     assert spec.source == str(path.resolve())
 
 
+@pytest.mark.parametrize("name", ["MODEL.NEMO", "Model.Nemo"])
+def test_a_nemo_file_is_one_whatever_the_case_of_its_suffix(tmp_path, name):
+    """Windows names files case-insensitively: ``X.NEMO`` is a .nemo file, not "no model"."""
+    path = tmp_path / name
+    path.write_bytes(b"tar")
+    spec = resolve(str(path))
+    assert spec.engine is EngineKind.NEMO and spec.local
+    assert spec.source == str(path.resolve())
+
+
 def test_local_extracted_nemo_folder(tmp_path):
     (tmp_path / "model_config.yaml").write_text("sample_rate: 16000\n")
     spec = resolve(str(tmp_path))

@@ -70,7 +70,7 @@ _BY_NAME = {spec.name.lower(): spec for spec in CATALOG}
 
 def _looks_like_path(name: str) -> bool:
     return (
-        name.endswith(".nemo") or name.startswith((".", "/", "~")) or "\\" in name
+        name.lower().endswith(".nemo") or name.startswith((".", "/", "~")) or "\\" in name
         or (len(name) > 1 and name[1] == ":")
     )
 
@@ -79,7 +79,7 @@ def local_spec(path: Path) -> ModelSpec:
     """Spec for a local model file or folder; ModelNotFoundError if unusable."""
     path = path.expanduser().resolve()
     display = str(path)
-    if path.is_file() and path.suffix == ".nemo":
+    if path.is_file() and path.suffix.lower() == ".nemo":  # X.NEMO on Windows too
         return ModelSpec(display, EngineKind.NEMO, display, "local .nemo file", local=True)
     if path.is_dir():
         if (path / "model_config.yaml").is_file():
