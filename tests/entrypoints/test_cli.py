@@ -162,6 +162,20 @@ def test_python_dash_m_is_the_same_command_line(cache):
     assert usage.returncode == 2 and "usage:" in usage.stderr
 
 
+def test_a_pipe_gets_utf_8_whatever_the_code_page(tmp_path):
+    """Windows writes cp1252 to a pipe or file: a path outside it must neither raise
+    UnicodeEncodeError nor come out garbled (PYTHONIOENCODING plays the code page)."""
+    cache = tmp_path / "кэш 缓存"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STT_STUDIO_")}
+    env.update(STT_STUDIO_CACHE_DIR=str(cache), HF_HUB_OFFLINE="1",
+               HF_ENDPOINT="http://127.0.0.1:9", PYTHONIOENCODING="cp1252")
+    proc = subprocess.run([str(SCRIPT), "models"], env=env, cwd=tmp_path,
+                          capture_output=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    assert f"cache: {cache}" in proc.stdout.decode("utf-8")
+    assert b"UnicodeEncodeError" not in proc.stderr
+
+
 def test_models_rm_of_the_bundled_model_is_a_readable_error(cache):
     proc = run_cli("models", "rm", "tiny.en", cache=cache)
     assert proc.returncode == 1
