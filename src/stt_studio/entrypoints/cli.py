@@ -164,7 +164,7 @@ def utf8_output() -> None:
     there); a console that cannot show a character shows '?' instead of failing."""
     for stream in (sys.stdout, sys.stderr):
         if not isinstance(stream, io.TextIOWrapper):
-            continue  # replaced already (a test's capture): leave it be
+            continue  # not the process's own text stream (redirected in code): leave it be
         if stream.isatty():
             stream.reconfigure(errors="replace")
         else:

@@ -357,7 +357,8 @@ def success(
     if not transcript.segments:
         lines.append("  No speech was found in this recording.")
     if transcript.unheard:
-        lines.append("  ⚠ Speech without text (even decoded again; the JSON download lists it):")
+        lines.append("  ⚠ Speech without text, even decoded again on its own "
+                     "(a JSON download lists it too):")
         lines.extend(f"    - {text}" for text in transcript.notes)
     if files:
         lines.append(f"  files: {', '.join(p.name for p in files)}")
