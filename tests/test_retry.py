@@ -22,6 +22,9 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.now += seconds
 
+    def clock(self) -> float:
+        return self.now
+
 
 def locked() -> PermissionError:
     exc = PermissionError(13, "The process cannot access the file because it is being used "
@@ -49,7 +52,7 @@ def make(policy: RetryPolicy | None = None):
     fake = FakeClock()
     hooks: list[int] = []
     retrier = Retrier(policy or RetryPolicy(), sleep=fake.sleep,
-                      between_tries=lambda: hooks.append(len(fake.sleeps)))
+                      between_tries=lambda: hooks.append(len(fake.sleeps)), clock=fake.clock)
     return retrier, fake, hooks
 
 
@@ -127,7 +130,7 @@ def test_the_bound_counts_waiting_not_the_work_itself():
         return "read"
 
     retrier = Retrier(RetryPolicy(delays_s=(0.1, 0.2, 0.3), max_wait_s=1.0),
-                      sleep=fake.sleep, between_tries=lambda: None)
+                      sleep=fake.sleep, between_tries=lambda: None, clock=fake.clock)
     assert retrier.run(slow_then_fine, "read weights") == "read"
     assert fake.sleeps == [0.1, 0.2] and len(calls) == 3
     assert fake.now - 100.0 > 1.0  # far more time passed than the bound; only waiting counts
@@ -233,13 +236,22 @@ def test_default_policy():
 
 
 def test_time_spent_cleaning_up_between_tries_counts_as_waiting():
-    """gc.collect() with NeMo loaded can take a second: it is waiting, and bounded too."""
-    import time
+    """gc.collect() with NeMo loaded can take a second: it is waiting, and bounded too.
+
+    The clean-up's time is the fake clock's, so a busy machine cannot change the count.
+    """
+    fake = FakeClock()
+    cleanups: list[float] = []
+
+    def slow_cleanup() -> None:
+        cleanups.append(fake.now)
+        fake.now += 0.1  # each clean-up takes 0.1 s, longer than the (zero) delays
 
     retrier = Retrier(RetryPolicy(delays_s=(0.0,) * 6, max_wait_s=0.25),
-                      sleep=lambda _s: None, between_tries=lambda: time.sleep(0.1))
+                      sleep=fake.sleep, between_tries=slow_cleanup, clock=fake.clock)
     fn = FlakyFile(99)
     with pytest.raises(PermissionError):
         retrier.run(fn, "x")
     # after three clean-ups of 0.1 s the bound is spent: 4 calls, not the 7 the delays allow
-    assert fn.calls == 4
+    assert fn.calls == 4 and len(cleanups) == 3
+    assert fake.sleeps == [0.0, 0.0, 0.0]

@@ -71,11 +71,13 @@ def release_memory() -> None:
 
 @dataclass(slots=True)
 class Retrier:
-    """Runs callables under a :class:`RetryPolicy`; sleep and the in-between hook injectable."""
+    """Runs callables under a :class:`RetryPolicy`; sleep, clock and the in-between hook injectable."""
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Callable[[float], None] = progress.sleep
     between_tries: Callable[[], None] = release_memory
+    #: what measures the waiting (time.monotonic; a test passes a fake one)
+    clock: Callable[[], float] = time.monotonic
 
     def run(self, fn: Callable[[], T], what: str, op: FileOp = FileOp.READ) -> T:
         """Call ``fn``; on a lock error for ``op`` wait and retry, then re-raise the last."""
@@ -100,7 +102,7 @@ class Retrier:
                     f"{what}: file locked ({exc}); retry {attempt}/{retries} in {delay:.1f} s",
                     logger=log,
                 )
-                paused = time.monotonic()
+                paused = self.clock()
                 self.between_tries()  # gc.collect() alone can take a second with NeMo loaded
                 self.sleep(delay)
-                waited_s += max(delay, time.monotonic() - paused)
+                waited_s += max(delay, self.clock() - paused)
