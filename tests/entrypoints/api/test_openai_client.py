@@ -364,11 +364,63 @@ def test_a_nemo_model_ignores_the_prompt_and_says_so(client: OpenAI, audio,
     assert isinstance(raw.parse().text, str)
 
 
-def test_whisper_takes_a_prompt(client: OpenAI, audio) -> None:
+PROMPT = "John F. Kennedy, inaugural address, 1961."
+
+
+@pytest.fixture()
+def prompts_seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """What faster-whisper itself is given as the prompt, by its real methods, wrapped.
+
+    ``sequential`` and ``batched``: the ``initial_prompt`` of each call of
+    ``WhisperModel.transcribe`` and ``BatchedInferencePipeline.transcribe``;
+    ``decoder``: the text of the previous-text tokens each decoding starts
+    from (``WhisperModel.get_prompt``, which both paths call).
+    """
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    seen: dict[str, list[Any]] = {"sequential": [], "batched": [], "decoder": []}
+
+    def watch(cls: type, key: str) -> None:
+        real = cls.transcribe  # type: ignore[attr-defined]
+
+        def watched(self: Any, *args: Any, **kwargs: Any) -> Any:
+            seen[key].append(kwargs.get("initial_prompt"))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "transcribe", watched)
+
+    watch(WhisperModel, "sequential")
+    watch(BatchedInferencePipeline, "batched")
+    real_prompt = WhisperModel.get_prompt
+
+    def get_prompt(self: Any, tokenizer: Any, previous_tokens: Any, *args: Any,
+                   **kwargs: Any) -> Any:
+        seen["decoder"].append(tokenizer.decode(list(previous_tokens)))
+        return real_prompt(self, tokenizer, previous_tokens, *args, **kwargs)
+
+    # the server runs in this process: its model is the one watched here
+    monkeypatch.setattr(WhisperModel, "get_prompt", get_prompt)
+    return seen
+
+
+@pytest.mark.parametrize(("path", "fields"), [
+    pytest.param("batched", {}, id="batched"),  # the default batch size
+    pytest.param("sequential", {"batch_size": "1"}, id="sequential"),  # its long-form decoder
+])
+def test_whisper_takes_a_prompt(client: OpenAI, audio, prompts_seen: dict[str, list[Any]],
+                                path: str, fields: dict[str, str]) -> None:
     raw = client.audio.transcriptions.with_raw_response.create(
-        file=audio, model="tiny.en", prompt="John F. Kennedy, inaugural address, 1961.")
+        file=audio, model="tiny.en", prompt=PROMPT, extra_body=fields)
     assert "x-stt-studio-notes" not in raw.headers
     assert "americans" in words_of(raw.parse().text)
+    # the prompt reached faster-whisper on the path this batch size takes, as it was sent
+    assert PROMPT in prompts_seen[path], prompts_seen
+    # any other call (a stretch decoded again) starts from the user's prompt too
+    given = prompts_seen["sequential"] + prompts_seen["batched"]
+    assert all(isinstance(p, str) and p.startswith(PROMPT) for p in given), given
+    # and every decoding started from it: the decoder's prompt tokens spell it
+    assert prompts_seen["decoder"], "faster-whisper built no decoder prompt"
+    assert all(PROMPT in text for text in prompts_seen["decoder"]), prompts_seen["decoder"]
 
 
 def test_whisper_samples_at_the_temperature_asked(client: OpenAI, audio,
