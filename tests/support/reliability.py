@@ -7,6 +7,13 @@ test's result (``make reliability``); ``pytest --reliability-rows PATH``
 writes only the rows of the collected tests, which is how
 ``tests/test_reliability_doc.py`` proves the committed document has not
 drifted from the tests.
+
+Every other run holds the document to what it saw: each fault test that ran
+records its outcome, and at the end the run fails (naming the rows) where
+``docs/RELIABILITY.md`` shows another row or another result for that test.
+Only the tests that ran are compared, so a run of a few tests, or one
+stopped early by ``-x``, is checked on what it did and nothing else.
+``--no-reliability-check`` turns this off.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,20 +85,32 @@ def row_of(item: pytest.Item) -> Row | None:
                _fill(str(args["expect"]), params), item.nodeid)
 
 
+#: the committed matrix, relative to the project root
+DOC = Path("docs") / "RELIABILITY.md"
+#: rows named in the summary of a run that disagrees with the document
+MAX_SHOWN = 20
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("reliability")
     group.addoption("--reliability-report", metavar="PATH", default=None,
                     help="write the fault matrix with results (docs/RELIABILITY.md)")
     group.addoption("--reliability-rows", metavar="PATH", default=None,
                     help="write the collected fault rows as JSON (no results)")
+    group.addoption("--no-reliability-check", action="store_true", default=False,
+                    help="do not fail the run when docs/RELIABILITY.md shows other rows or "
+                         "results for the fault tests that ran")
 
 
 class _Collector:
-    def __init__(self, report: str | None, rows: str | None) -> None:
+    def __init__(self, report: str | None, rows: str | None,
+                 check: Path | None = None) -> None:
         self.report = Path(report) if report else None
         self.rows_path = Path(rows) if rows else None
+        self.check = check  # the document this run's outcomes are held to
         self.rows: dict[str, Row] = {}
         self.results: dict[str, str] = {}
+        self.drift: list[str] = []
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -113,13 +133,58 @@ class _Collector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.report is not None and self.rows:
             self.report.write_text(render(list(self.rows.values()), self.results), "utf-8")
+        if self.check is not None and self.results:
+            self.drift = drift(self.check, self.rows, self.results)
+            if self.drift and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.drift:
+            return
+        terminalreporter.write_sep("=", f"{self.check} disagrees with this run", red=True)
+        for line in self.drift[:MAX_SHOWN]:
+            terminalreporter.write_line(line)
+        if len(self.drift) > MAX_SHOWN:
+            terminalreporter.write_line(f"... and {len(self.drift) - MAX_SHOWN} more")
+        terminalreporter.write_line("regenerate it from the tests: `make reliability`")
+
+
+def drift(doc: Path, rows: dict[str, Row], results: dict[str, str]) -> list[str]:
+    """How ``doc`` differs from what this run's fault tests are and did, a line a test.
+
+    Only the tests with a result in this run are compared; the rest of the
+    document is left to the runs that run them.
+    """
+    try:
+        documented, said = parse(doc.read_text("utf-8"))
+    except OSError as exc:
+        return [f"cannot read {doc}: {exc}"]
+    by_test = {r.test: r for r in documented}
+    lines = []
+    for test in sorted(results):
+        row = rows.get(test)
+        if row is None:
+            continue
+        written = by_test.get(test)
+        if written is None:
+            lines.append(f"{test}: not in the document (this run: {results[test]})")
+        elif written.key() != row.key():
+            lines.append(f"{test}: the document's row is not the test's marker: "
+                         f"documented {written.key()[:3]}, marked {row.key()[:3]}")
+        elif said.get(test) != results[test]:
+            lines.append(f"{test}: the document says {said.get(test)}, this run "
+                         f"{results[test]}")
+    return lines
 
 
 def pytest_configure(config: pytest.Config) -> None:
     report = config.getoption("--reliability-report")
     rows = config.getoption("--reliability-rows")
-    if report or rows:
-        config.pluginmanager.register(_Collector(report, rows), "stt-studio-reliability")
+    check = None
+    if not report and not config.getoption("--no-reliability-check"):
+        check = Path(config.rootpath) / DOC
+    if report or rows or check is not None:
+        config.pluginmanager.register(_Collector(report, rows, check), "stt-studio-reliability")
 
 
 def _cell(text: str) -> str:
