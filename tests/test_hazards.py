@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 from pathlib import Path, PureWindowsPath
@@ -22,11 +24,13 @@ import pytest
 
 from stt_studio import hazards as hz
 from stt_studio.cache import CacheLayout
-from stt_studio.errors import FileSystemError, PermissionDeniedError, translate_os_error
+from stt_studio.errors import FileSystemError
 from stt_studio.hazards import find_hazards, longest_relative_path_chars, probe_symlink
-from tests.conftest import make_studio
+from stt_studio.models import catalog
+from tests.conftest import ROOT, make_studio
 from tests.support.browser import free_port
-from tests.support.faults import denied_error, inject
+from tests.support.faults import denied_error, inject, winerror_error
+from tests.support.hub import cli_env, serving
 
 SCRIPT = Path(sys.executable).parent / "stt-studio"
 SHORT_FIX = r"--cache-dir C:\stt-cache"
@@ -238,43 +242,86 @@ def test_several_hazards_are_each_reported():
 
 
 # -- the readable errors when a path still bites ------------------------------------------------
+#: how NeMo names a tokenizer file inside a .nemo: the deepest path an unpacking writes
+DEEP_MEMBER = f"{'0' * 32}_tokenizer.vocab"
+
+
+def tiny_archive(folder: Path, member: str) -> Path:
+    """A .nemo-shaped tar (its config and ``member``): enough to be unpacked, never built."""
+    path = folder / "tiny.nemo"
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("model_config.yaml", b"sample_rate: 16000\n"), (member, b"\0" * 64)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def assert_too_long(text: str, model: Path, path: object) -> None:
+    assert text.startswith(f"File system error: the path is too long to load the model "
+                           f"{model.resolve()}: {path}"), text
+    assert SHORT_FIX in text and "LongPathsEnabled=1" in text and "260 characters" in text
+    assert "Traceback" not in text
+
+
 @pytest.mark.fault("windows paths", "a file call fails with WinError 206 (path too long)",
                    r"the error says the path is too long and suggests --cache-dir C:\stt-cache "
                    "or enabling long paths")
-def test_winerror_206_reads_as_a_too_long_path():
-    exc = FileNotFoundError(errno.ENOENT, "The filename or extension is too long", "C:\\x")
-    exc.winerror = 206  # type: ignore[attr-defined]
-    error = translate_os_error(exc, action="unpack the model", path="C:\\x",
-                               cache_dir=r"C:\Users\Ana\cache")
-    assert isinstance(error, FileSystemError)
-    text = error.render()
-    assert text.startswith("File system error: the path is too long to unpack the model: C:\\x")
-    assert SHORT_FIX in text and "LongPathsEnabled=1" in text and "260 characters" in text
+def test_winerror_206_reads_as_a_too_long_path(tmp_path, fresh_layout, jfk, monkeypatch):
+    """Transcribing with a .nemo whose deepest member Windows cannot create (open fails)."""
+    nemo = tiny_archive(tmp_path, DEEP_MEMBER)
+    refused = inject(monkeypatch, tarfile, "bltn_open", None,
+                     lambda path: winerror_error(206, path),
+                     match=lambda file, *a, **k: Path(os.fsdecode(file)).name == DEEP_MEMBER)
+    with pytest.raises(FileSystemError) as caught:
+        make_studio(fresh_layout).transcribe_file(jfk, str(nemo))
+    assert refused.raised == 1  # a long path is no lock: said at once, not retried
+    assert_too_long(caught.value.render(), nemo, refused.seen[0])
+    assert not list(fresh_layout.extracted_dir.glob(".partial-*"))  # the half-unpacked folder
 
 
 @pytest.mark.fault("windows paths", "a real file call fails with ENAMETOOLONG",
                    "the same 'path is too long' message with the short-cache fix")
-def test_a_real_name_too_long_reads_as_a_too_long_path(tmp_path):
-    target = tmp_path / ("n" * 300)
-    with pytest.raises(OSError) as caught:
-        target.write_text("x")
-    error = translate_os_error(caught.value, action="write the transcript", path=target,
-                               cache_dir=tmp_path)
-    assert "the path is too long to write the transcript" in error.render()
-    assert SHORT_FIX in error.render()
+def test_a_real_name_too_long_reads_as_a_too_long_path(tmp_path, fresh_layout, jfk):
+    """A member name no file system takes (300 characters): the real open() refuses it."""
+    member = "n" * 300 + ".ckpt"
+    nemo = tiny_archive(tmp_path, member)
+    with pytest.raises(FileSystemError) as caught:
+        make_studio(fresh_layout).transcribe_file(jfk, str(nemo))
+    cause = caught.value.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.ENAMETOOLONG  # nothing faked
+    assert_too_long(caught.value.render(), nemo, cause.filename)
+    assert member in caught.value.render()
+    assert not list(fresh_layout.extracted_dir.glob(".partial-*"))
 
 
+@pytest.mark.slow  # a fresh `stt-studio` process: huggingface_hub reads HF_ENDPOINT at import
 @pytest.mark.fault("windows paths", "creating a symlink fails with WinError 1314",
                    "the error names Developer Mode and running once as administrator")
-def test_winerror_1314_reads_as_missing_symlink_privilege():
-    error = translate_os_error(privilege_not_held(Path("C:/cache/huggingface")),
-                               action="download the model", path="C:\\cache\\huggingface",
-                               cache_dir="C:\\cache")
-    assert isinstance(error, PermissionDeniedError)
-    text = error.render()
-    assert "does not let this account create symbolic links, needed to download the model" \
-        in text
+def test_winerror_1314_reads_as_missing_symlink_privilege(tmp_path):
+    """`stt-studio models pull`: huggingface_hub's link from the snapshot to the blob is refused.
+
+    Its own symlink probe (in a temp folder) still succeeds, as it does where the
+    privilege was granted once and later withdrawn; the link itself raises 1314.
+    """
+    spec = catalog.resolve("nvidia/parakeet-ctc-0.6b")
+    cache, report = tmp_path / "cache", tmp_path / "faults.json"
+    lock = {"call": "os.symlink", "contains": "blobs", "shape": "WinError 1314",
+            "failures": None, "report": str(report)}
+    with serving({f"{spec.source}:{spec.nemo_filename}": b"model bytes, never unpacked"}) as hub:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.support.locked_cli", "models", "pull", spec.name],
+            cwd=ROOT, env=cli_env(cache, hub.url, offline=False,
+                                  extra={"STT_TEST_LOCK": json.dumps(lock)}),
+            capture_output=True, text=True, timeout=120)
+    assert json.loads(report.read_text("utf-8"))["raised"] == 1, done.stderr  # not retried
+    assert done.returncode == 1, done.stdout + done.stderr
+    text = done.stderr
+    assert ("Permission denied: Windows does not let this account create symbolic links, "
+            f"needed to get the model {spec.name}") in text
     assert "Developer Mode" in text and "administrator" in text
+    assert str(cache) in text  # the cache folder, among the paths involved
+    assert "Traceback" not in text and "is ready" not in done.stdout
 
 
 # -- said at start-up ---------------------------------------------------------------------------

@@ -18,6 +18,8 @@ DIR_NOT_EMPTY_MESSAGE = "The directory is not empty"
 USER_MAPPED_MESSAGE = ("The requested operation cannot be performed on a file with a user-mapped "
                        "section open")
 BUSY_MESSAGE = "Device or resource busy"
+TOO_LONG_MESSAGE = "The filename or extension is too long"
+PRIVILEGE_MESSAGE = "A required privilege is not held by the client"
 
 #: the lock shapes Windows (and POSIX, EBUSY) produce, by the kind of file call
 READ_LOCKS = ("WinError 32", "WinError 33", "EBUSY")  # open/read/hash
@@ -46,6 +48,10 @@ def winerror_error(winerror: int, path: object = "") -> OSError:
         exc = OSError(errno.ENOTEMPTY, DIR_NOT_EMPTY_MESSAGE, str(path))
     elif winerror == 1224:
         exc = PermissionError(errno.EACCES, USER_MAPPED_MESSAGE, str(path))
+    elif winerror == 206:  # a path over 260 characters without long paths: CPython's ENOENT
+        exc = FileNotFoundError(errno.ENOENT, TOO_LONG_MESSAGE, str(path))
+    elif winerror == 1314:  # a symlink without Developer Mode: no errno of its own (EINVAL)
+        exc = OSError(errno.EINVAL, PRIVILEGE_MESSAGE, str(path))
     else:
         raise ValueError(f"no builder for WinError {winerror}")
     exc.winerror = winerror  # type: ignore[attr-defined] - set by CPython on Windows only
@@ -58,7 +64,11 @@ def busy_error(path: object = "") -> OSError:
 
 
 def lock_shape(shape: str) -> Callable[[object], OSError]:
-    """The error builder for one lock shape: ``"WinError <code>"`` or ``"EBUSY"``."""
+    """The error builder for one shape: ``"WinError <code>"`` or ``"EBUSY"``.
+
+    The lock shapes, and also WinError 206 (path too long) and 1314 (no
+    symlink privilege), which :mod:`tests.support.locked_cli` raises the same way.
+    """
     if shape == "EBUSY":
         return busy_error
     kind, _, code_text = shape.partition(" ")
