@@ -9,6 +9,7 @@ skipped and said; a locked input is waited out like any other file.
 from __future__ import annotations
 
 import builtins
+import difflib
 import os
 import re
 import subprocess
@@ -43,6 +44,17 @@ SHORT_WORD = "modern"
 MUST_FAIL = {"evil_corrupt.wav", "null_zero_samples.wav"}
 #: a garbage-body file keeps this much of its head (container headers), the rest is noise
 HEADER_BYTES = 200
+#: Whisper writes no fillers; the Montreal Forced Aligner references do
+FILLERS = frozenset({"uh", "um", "hmm", "mm"})
+#: Share of the reference's words heard, in their order. Fitted on tiny.en greedy (FAST)
+#: with int8 and with float32 weights (a larger change than another CPU or a patch
+#: release): clips of 20 s or more heard 0.82-0.95 (michael 0.816 int8, 0.842 float32),
+#: and losing a quarter of their transcript brings them to 0.60-0.69; the shorter clips
+#: down to 0.45-0.50 (two voices at once, stereo_diarization), so they are held to less,
+#: with one word of grace for the clips of three words.
+LONG_CLIP_S = 20.0
+LONG_RECALL_MIN = 0.7
+SHORT_RECALL_MIN = 0.4
 
 
 def _group_d() -> dict[str, Clip]:
@@ -86,6 +98,22 @@ def transcribe(studio, path: Path, events: list[ProgressEvent] | None = None) ->
 
 def words(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def heard_in_order(reference: str, text: str) -> tuple[int, int]:
+    """(reference words found in ``text`` in their order, reference words), fillers aside.
+
+    Each ``|``-separated part of the reference (one voice per stereo channel)
+    is matched on its own, since two voices at once may come back interleaved.
+    """
+    said = words(text).split()
+    found = total = 0
+    for part in reference.split("|"):
+        expected = [w for w in words(part).split() if w not in FILLERS]
+        blocks = difflib.SequenceMatcher(None, expected, said, autojunk=False)
+        found += sum(block.size for block in blocks.get_matching_blocks())
+        total += len(expected)
+    return found, total
 
 
 def assert_readable_audio_error(studio, path: Path, phrase: str = "") -> AudioError:
@@ -167,10 +195,12 @@ def test_group_d_recording_is_transcribed(session_studio, name):
         assert transcript.duration_s == pytest.approx(clip.duration_s, abs=0.05)
     assert all(0 <= s.start_s <= s.end_s <= transcript.duration_s + 1e-6
                for s in transcript.segments)
-    reference = set(words((clip.text or "").replace("|", " ")).split())
-    if len(reference) >= 3:  # long enough to expect some words back from tiny.en
-        heard = set(words(transcript.text).split())
-        assert len(reference & heard) >= 0.3 * len(reference), (clip.text, transcript.text)
+    found, total = heard_in_order(clip.text or "", transcript.text)
+    if total >= 3:  # long enough to expect words back from tiny.en ("six" may come as "6")
+        long = (clip.duration_s or 0.0) >= LONG_CLIP_S
+        least = LONG_RECALL_MIN * total if long else SHORT_RECALL_MIN * total - 1
+        assert found >= least, (f"{found} of {total} reference words heard in order",
+                                clip.text, transcript.text)
 
 
 @pytest.mark.fault("bad input", "an unreadable real file: {name}",
