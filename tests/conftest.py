@@ -41,6 +41,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
+#: what in a test module's source says it needs an extra (coarse on purpose: a core-only
+#: run, as in .github/workflows, leaves out anything that might need one)
+_NEEDS = {
+    "nemo": ("tiny_nemo", "import torch", "nemo.collections", "from nemo", "import nemo",
+             "nemo_models", "NeMo"),
+    "speakers": ("diarize", "speakers=", "--speakers", "sklearn"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the extras its module needs (``-m "not nemo"`` is the core)."""
+    sources: dict[Path, str] = {}
+    for item in items:
+        path = Path(str(item.fspath))
+        if path not in sources:
+            sources[path] = path.read_text("utf-8") if path.is_file() else ""
+        for marker, needles in _NEEDS.items():
+            if any(needle in sources[path] for needle in needles) or (
+                    marker == "nemo" and "tiny_nemo" in getattr(item, "fixturenames", ())):
+                item.add_marker(getattr(pytest.mark, marker))
+
+
 @dataclass(frozen=True, slots=True)
 class Clip:
     path: Path
