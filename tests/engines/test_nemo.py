@@ -159,15 +159,60 @@ def test_numpy_transcribe_leaves_temp_dir_empty(tiny_nemo, session_studio):
     assert set(Path(tempfile.gettempdir()).iterdir()) == before
 
 
+LANGUAGE_TOKENS = {"<|en|>", "<|de|>", "<|es|>", "<|fr|>"}
+
+
+@pytest.fixture()
+def canary_asked(monkeypatch):
+    """What each Canary decoding was asked, seen in NeMo's real forward step (wrapped).
+
+    One ``(slots, tokens)`` per batch: the user turn of the transcribe config's
+    prompt, and the prompt tokens the decoder starts from.
+    """
+    from nemo.collections.asr.models import EncDecMultiTaskModel
+
+    asked = []
+    real = EncDecMultiTaskModel._transcribe_forward
+
+    def watched(self, batch, trcfg):
+        out = real(self, batch, trcfg)
+        slots = next(turn["slots"] for turn in trcfg.prompt if turn["role"] == "user")
+        tokens = self.tokenizer.ids_to_tokens(out["decoder_input_ids"][0].tolist())
+        asked.append((dict(slots), list(tokens)))
+        return out
+
+    monkeypatch.setattr(EncDecMultiTaskModel, "_transcribe_forward", watched)
+    return asked
+
+
+def test_canary_is_asked_to_translate_and_says_into_what(tiny_nemo, session_studio, jfk,
+                                                         canary_asked):
+    """Random weights translate into noise: what is checked is the request and the label."""
+    canary = str(tiny_nemo["canary"])
+    out = session_studio.transcribe_file(
+        jfk, canary, TranscriptionOptions(language="en", task=Task.TRANSLATE,
+                                          target_language="de"))
+    assert canary_asked, "NeMo never decoded"
+    for slots, tokens in canary_asked:  # every batch, a stretch decoded again included
+        assert (slots["task"], slots["source_lang"], slots["target_lang"]) == ("ast", "en", "de")
+        # the decoder starts from <|en|><|de|>: English speech, German text
+        assert [t for t in tokens if t in LANGUAGE_TOKENS] == ["<|en|>", "<|de|>"], tokens
+    assert out.transcript.language == "de"  # labelled as German, not as the speech's English
+    assert json.loads(to_json(out.transcript))["language"] == "de"
+
+    canary_asked.clear()  # the same model transcribing: English text of English speech
+    plain = session_studio.transcribe_file(jfk, canary, TranscriptionOptions(language="en"))
+    assert canary_asked
+    for slots, tokens in canary_asked:
+        assert (slots["task"], slots["source_lang"], slots["target_lang"]) == ("asr", "en", "en")
+        assert [t for t in tokens if t in LANGUAGE_TOKENS] == ["<|en|>", "<|en|>"], tokens
+    assert plain.transcript.language == "en"
+
+
 def test_canary_language_and_translation_options(tiny_nemo, session_studio, jfk):
     loaded = session_studio.load(str(tiny_nemo["canary"]))
     assert {"en", "de", "es", "fr"} <= set(loaded.info.languages)
     assert loaded.info.translates
-    out = session_studio.transcribe_file(
-        jfk, str(tiny_nemo["canary"]),
-        TranscriptionOptions(language="en", task=Task.TRANSLATE, target_language="de"),
-    )
-    assert out.transcript.language == "de"
     with pytest.raises(InvalidOptionError) as info:
         session_studio.transcribe_file(jfk, str(tiny_nemo["canary"]),
                                        TranscriptionOptions(language="ja"))
