@@ -23,7 +23,7 @@ from stt_studio import progress as job_progress
 from stt_studio.domain import Transcript, TranscriptionOptions
 from stt_studio.errors import JobCancelled
 from stt_studio.models.manager import ModelManager
-from tests.conftest import make_studio
+from tests.conftest import SHARED_AUDIO, make_studio
 from tests.entrypoints.api.conftest import api_server
 
 pytestmark = pytest.mark.slow  # tiny.en, live servers
@@ -80,11 +80,11 @@ class Requests:
         return str(answer.json()["text"])
 
 
-def open_request(served: Any, audio: Path, tag: str) -> socket.socket:
+def open_request(served: Any, audio: Path, tag: str, **fields: str) -> socket.socket:
     """A transcription request sent over a raw socket that the test closes when it likes."""
     built = httpx.Request("POST", f"{served.base_url}v1/audio/transcriptions",
                           files={"file": (audio.name, audio.read_bytes())},
-                          data={"model": MODEL, "prompt": tag})
+                          data={"model": MODEL, "prompt": tag, **fields})
     body = built.read()
     head = (f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1:{served.port}\r\n"
             f"Content-Type: {built.headers['content-type']}\r\n"
@@ -277,4 +277,58 @@ def test_a_client_that_hangs_up_while_working_cancels_its_job(
     assert ("end", "gone") not in recorded.events
     assert requests.text("next") == "next"
     assert recorded.most_at_once == 1
+    wait_until(lambda: uploads(studio) == [], "an upload was left behind", limit_s=5)
+
+
+#: 3.7 minutes of real speech (32 LJ Speech sentences end to end): about eight 30 s windows
+B_LONG = SHARED_AUDIO / "B_long" / "CONSTRUCTED_ljspeech_LJ001-0001_to_0032_concatenated.wav"
+B_LONG_S = 221.7
+WHISPER_WINDOW_S = 30.0
+
+
+class Windows:
+    """faster-whisper's real decoder, wrapped: when each 30 s window was decoded."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from faster_whisper.transcribe import WhisperModel
+
+        self.at: list[float] = []
+        self.first = threading.Event()
+        decode = WhisperModel.generate_with_fallback
+
+        def watched(model: Any, *args: Any, **kwargs: Any) -> Any:
+            result = decode(model, *args, **kwargs)
+            self.at.append(time.monotonic())
+            self.first.set()
+            return result
+
+        monkeypatch.setattr(WhisperModel, "generate_with_fallback", watched)
+
+
+@pytest.mark.fault("concurrency", "a client hangs up while Whisper (tiny.en, the real engine) "
+                   "transcribes 3.7 minutes of speech",
+                   "Whisper stops within a window of the hang-up: under half of the "
+                   "recording's 30 s windows are decoded, the model and its turn are free "
+                   "and the upload is deleted")
+def test_a_hang_up_stops_the_real_whisper_engine_early(
+        studio: Any, served: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not B_LONG.is_file():
+        pytest.skip(f"{B_LONG} not found")
+    windows = Windows(monkeypatch)
+    # batch size 1: faster-whisper's own long-form decoder, one window after another
+    gone = open_request(served, B_LONG, "gone", batch_size="1", beam_size="1")
+    try:
+        assert windows.first.wait(SETTLE_S), "Whisper never decoded a window"
+    finally:
+        hang_up(gone)
+    hung_up = time.monotonic()
+    wait_until(lambda: studio.turns.waiting(MODEL) == 0
+               and [e.in_use for e in studio.loaded()] == [0],
+               "the job of the client who hung up still holds the model", limit_s=15)
+    freed_s = time.monotonic() - hung_up
+    decoded = len(windows.at)
+    time.sleep(0.5)
+    assert len(windows.at) == decoded, "Whisper went on decoding after the job ended"
+    assert decoded < B_LONG_S / WHISPER_WINDOW_S / 2, f"{decoded} windows: it ran to the end"
+    assert freed_s < 15.0
     wait_until(lambda: uploads(studio) == [], "an upload was left behind", limit_s=5)
