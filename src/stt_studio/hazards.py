@@ -1,4 +1,4 @@
-"""Cache paths that break model downloads and loads, found before a load fails.
+"""Paths that break model downloads and loads, found before a load fails.
 
 Native libraries (sentencepiece, CTranslate2, some FFmpeg builds) open files
 through narrow Windows APIs and fail on non-ASCII paths; Windows paths of 260
@@ -7,25 +7,33 @@ OneDrive/Dropbox/Google Drive folder is uploaded and locked while models are
 written and read; and the Hugging Face cache links snapshot files to blobs,
 which a Windows account without Developer Mode may not do (WinError 1314).
 
-:func:`find_hazards` decides from what it is given (so tests can play Windows
-on any machine); :func:`windows_hazards` gives it the real platform. Both are
-cheap: no model library is imported.
+The cache is one folder models load from; the others are read in place: the
+bundled tiny.en in site-packages (a Windows profile named ``José`` puts it
+under ``C:\\Users\\José``) and local model folders. :func:`path_hazards` checks
+them all.
+
+:func:`find_hazards` and :func:`model_folder_hazards` decide from what they are
+given (so tests can play Windows on any machine); :func:`windows_hazards` and
+:func:`path_hazards` give them this machine (the platform from
+:mod:`stt_studio.system`). All are cheap: no model library is imported.
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 import os
-import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from typing import Any
 
+from stt_studio import system
 from stt_studio.cache import CacheLayout
 from stt_studio.domain import ModelSpec
-from stt_studio.errors import PRIVILEGE_NOT_HELD, winerror_of
+from stt_studio.errors import PRIVILEGE_NOT_HELD, StudioError, winerror_of
 from stt_studio.models import catalog
 
 log = logging.getLogger(__name__)
@@ -54,18 +62,45 @@ _MEMBER_CHARS = 64
 
 SymlinkProbe = Callable[[Path], OSError | None]
 
+#: what a hazard is about: the cache, or a folder a model is read from in place
+CACHE_PATH, MODEL_FOLDER = "cache path", "model folder"
+_HEADINGS = {CACHE_PATH: "⚠ The cache folder's path can break model downloads and loading:",
+             MODEL_FOLDER: "⚠ A model folder's path can break loading that model:"}
+_NARROW_APIS = ("sentencepiece, CTranslate2 and some FFmpeg builds open files through narrow "
+                "Windows APIs and cannot load models there")
+_LONG_PATHS_FIX = (r"enable long paths (LongPathsEnabled=1 under "
+                   r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem), then restart")
+
 
 @dataclass(frozen=True, slots=True)
 class Hazard:
-    """One thing about the cache's path that will break a download or a load.
+    """One thing about a path that will break a download or a load.
 
     name: a short key ("non-ASCII path", "long path", "sync folder", "no symlinks").
     detail: what was found, with the path.
     remedy: what to do about it.
+    subject: :data:`CACHE_PATH` or :data:`MODEL_FOLDER`.
     """
 
     name: str
     detail: str
+    remedy: str
+    subject: str = CACHE_PATH
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFolder:
+    """A folder outside the cache that a model is loaded from in place.
+
+    label: how people know it ("the bundled model tiny.en").
+    path: the folder.
+    deepest_chars: the longest path of a file below it, relative to it.
+    remedy: how to load the model from a plain, short path instead.
+    """
+
+    label: str
+    path: PurePath
+    deepest_chars: int
     remedy: str
 
 
@@ -112,15 +147,18 @@ def find_hazards(
     return tuple(hazards)
 
 
+def _odd_characters(text: str) -> str:
+    return "".join(dict.fromkeys(ch for ch in text if not ch.isascii()))
+
+
 def _non_ascii(root: PurePath, short: str) -> list[Hazard]:
     text = str(root)
-    odd = "".join(dict.fromkeys(ch for ch in text if not ch.isascii()))
+    odd = _odd_characters(text)
     if not odd:
         return []
     return [Hazard(
         "non-ASCII path",
-        f"{text} has non-ASCII characters ({odd}): sentencepiece, CTranslate2 and some "
-        "FFmpeg builds open files through narrow Windows APIs and cannot load models there",
+        f"{text} has non-ASCII characters ({odd}): {_NARROW_APIS}",
         f"use a cache folder whose path is plain ASCII: {short}",
     )]
 
@@ -138,8 +176,7 @@ def _too_long(root: PurePath, long_paths_enabled: bool | None, short: str) -> li
         "long path",
         f"{root} is {len(str(root))} characters long: model files {below} characters "
         f"deeper reach {total}, past Windows' {MAX_PATH_CHARS}-character limit, and {state}",
-        f"use a short cache folder: {short}; or enable long paths (LongPathsEnabled=1 under "
-        r"HKLM\SYSTEM\CurrentControlSet\Control\FileSystem), then restart",
+        f"use a short cache folder: {short}; or {_LONG_PATHS_FIX}",
     )]
 
 
@@ -218,10 +255,12 @@ def probe_symlink(folder: Path) -> OSError | None:
 
 def long_paths_enabled() -> bool | None:
     """Windows' LongPathsEnabled setting; ``None`` elsewhere or when unreadable."""
-    if sys.platform != "win32":
+    if not system.is_windows():
         return None
-    import winreg
-
+    try:  # through importlib: mypy reads winreg's stubs as empty off Windows
+        winreg: Any = importlib.import_module("winreg")
+    except ImportError:  # Windows played on another system (tests)
+        return None
     try:
         with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE,
                             r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
@@ -233,24 +272,112 @@ def long_paths_enabled() -> bool | None:
 
 def windows_hazards(layout: CacheLayout) -> tuple[Hazard, ...]:
     """The hazards of this machine's cache (the name says where most of them bite)."""
-    windows = sys.platform == "win32"
+    windows = system.is_windows()
     return find_hazards(layout.root, os.environ, windows=windows,
                         long_paths_enabled=long_paths_enabled() if windows else None,
                         symlink_probe=probe_symlink)
 
 
+def path_hazards(layout: CacheLayout, models: Sequence[str] = ()) -> tuple[Hazard, ...]:
+    """The hazards of every folder models load from on this machine: the cache, the
+    bundled model's folder, and the folder of each local model named in ``models``."""
+    windows = system.is_windows()
+    enabled = long_paths_enabled() if windows else None
+    found = list(windows_hazards(layout))
+    for folder in model_folders(models):
+        found.extend(model_folder_hazards(folder, windows=windows, long_paths_enabled=enabled))
+    return tuple(found)
+
+
+def model_folder_hazards(folder: ModelFolder, *, windows: bool,
+                         long_paths_enabled: bool | None) -> tuple[Hazard, ...]:
+    """The hazards of a folder a model is read from in place (Windows' narrow APIs and
+    its path limit; nothing is written there, so sync and symlinks do not matter)."""
+    if not windows:
+        return ()
+    text = str(PureWindowsPath(str(folder.path)))
+    found = []
+    if odd := _odd_characters(text):
+        found.append(Hazard(
+            "non-ASCII path",
+            f"{folder.label} is in {text}, which has non-ASCII characters ({odd}): "
+            f"{_NARROW_APIS}", folder.remedy, MODEL_FOLDER))
+    total = len(text) + 1 + folder.deepest_chars
+    if not long_paths_enabled and total >= MAX_PATH_CHARS:
+        found.append(Hazard(
+            "long path",
+            f"{folder.label} is in {text}, {len(text)} characters long: its files reach "
+            f"{total}, past Windows' {MAX_PATH_CHARS}-character limit",
+            f"{folder.remedy}; or {_LONG_PATHS_FIX}", MODEL_FOLDER))
+    return tuple(found)
+
+
+def model_folders(models: Sequence[str] = ()) -> tuple[ModelFolder, ...]:
+    """The folders outside the cache that models load from: the bundled model's (when its
+    package is installed), then each local model folder among ``models``."""
+    from stt_studio.models import store
+
+    folders = []
+    try:
+        bundled = store.bundled_whisper_dir()
+    except StudioError:
+        bundled = None  # not installed: `doctor` says so, and loading it does
+    if bundled is not None:
+        folders.append(ModelFolder(f"the bundled model {catalog.BUNDLED_WHISPER}", bundled,
+                                   _deepest_chars(bundled), _bundled_remedy()))
+    for name in dict.fromkeys(models):
+        try:
+            spec = catalog.resolve(name)
+        except StudioError:
+            continue  # a bad name is reported where the model is loaded
+        path = Path(spec.source)
+        if spec.local and path.is_dir():  # a .nemo file is unpacked into the cache
+            folders.append(ModelFolder(f"the model {path.name}", path, _deepest_chars(path),
+                                       r"move the model to a plain, short ASCII folder such as "
+                                       r"C:\models and load it from there"))
+    return tuple(folders)
+
+
+def _deepest_chars(folder: Path, limit: int = 2000) -> int:
+    """The longest relative path of a file below ``folder`` (the first ``limit`` looked at)."""
+    deepest = 0
+    try:
+        for seen, path in enumerate(folder.rglob("*")):
+            if seen >= limit:
+                break
+            deepest = max(deepest, len(str(path.relative_to(folder))))
+    except OSError as exc:
+        log.debug("cannot list %s: %s", folder, exc)
+    return deepest
+
+
+def _bundled_remedy() -> str:
+    same_model = ("or use the same model downloaded into the cache: "
+                  "--model Systran/faster-whisper-tiny.en")
+    if system.project_root() is not None:
+        return (r"move the project to a plain, short ASCII folder such as C:\src\stt-studio "
+                f"and set up its .venv there; {same_model}")
+    return (r"install stt-studio into a virtual environment at a plain, short ASCII path "
+            r"(PowerShell: py -3.11 -m venv C:\stt-venv; then C:\stt-venv\Scripts\python "
+            f"-m pip install stt-studio); {same_model}")
+
+
 def log_hazards(hazards: Sequence[Hazard]) -> None:
     """One WARNING per hazard, with its fix (at start-up, before any model loads)."""
     for hazard in hazards:
-        log.warning("cache path: %s\n  fix: %s", hazard.detail, hazard.remedy)
+        log.warning("%s: %s\n  fix: %s", hazard.subject, hazard.detail, hazard.remedy)
 
 
 def render_hazards(hazards: Sequence[Hazard]) -> str:
     """The hazards as a block of text for the web UI's status box ("" when none)."""
-    if not hazards:
-        return ""
-    lines = ["⚠ The cache folder's path can break model downloads and loading:"]
-    for hazard in hazards:
-        lines.append(f"  - {hazard.detail}")
-        lines.append(f"    fix: {hazard.remedy}")
-    return "\n".join(lines)
+    blocks = []
+    for subject, heading in _HEADINGS.items():
+        mine = [h for h in hazards if h.subject == subject]
+        if not mine:
+            continue
+        lines = [heading]
+        for hazard in mine:
+            lines.append(f"  - {hazard.detail}")
+            lines.append(f"    fix: {hazard.remedy}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stt_studio import completeness, longform
+from stt_studio import advice, completeness, longform
 from stt_studio import progress as job_progress
 from stt_studio.audio import chunking, pieces, vad
 from stt_studio.audio.blocks import Block, blocks
@@ -22,6 +22,7 @@ from stt_studio.diarize.session import Diarization
 from stt_studio.domain import (
     SAMPLE_RATE_HZ,
     Audio,
+    ComputeType,
     EngineKind,
     ModelSpec,
     NoteKind,
@@ -95,7 +96,8 @@ def _output_advice(error: StudioError, folder: Path, target: Path) -> StudioErro
             "Or write somewhere else with --output-dir",
         )
     elif isinstance(error, PermissionDeniedError):
-        remedies = (f"Make the output folder writable for your user, e.g. `chmod u+rwX {folder}`",
+        remedies = ("Make the output folder writable for your user, e.g. "
+                    + advice.make_writable_hint(folder, recursive=False),
                     "Or write somewhere else with --output-dir")
     else:
         remedies = ("Free some space on that drive, or check that the folder exists and is a "
@@ -131,6 +133,10 @@ class Studio:
         self.models = ModelManager(layout, self.retrier)
         self.turns = Turns()
 
+    def _compute_type(self, options: TranscriptionOptions) -> ComputeType:
+        """The request's compute type, else the studio's (--compute-type)."""
+        return options.compute_type or self.settings.compute_type
+
     def _ensure_cache(self) -> None:
         """(Re)create the cache folders; what stands in the way is said plainly."""
         try:
@@ -145,7 +151,8 @@ class Studio:
         spec = catalog.resolve(model or self.settings.default_model)
         with job_progress.job(progress):
             self._ensure_cache()
-            return self.models.get(spec, self.settings.device)
+            return self.models.get(spec, self.settings.device,
+                                   compute_type=self.settings.compute_type)
 
     def transcribe_file(
         self,
@@ -170,7 +177,8 @@ class Studio:
             spec = catalog.resolve(model or self.settings.default_model)
             self._ensure_cache()
             with self.turns.turn(spec.name), \
-                    self.models.lease(spec, self.settings.device) as loaded:
+                    self.models.lease(spec, self.settings.device,
+                                      compute_type=self._compute_type(options)) as loaded:
                 _note_ignored(loaded, options)
                 job_progress.stage(Stage.DECODING)
                 with AudioStream(Path(path), cache_dir=self.layout.root,
@@ -249,7 +257,8 @@ class Studio:
         self._ensure_cache()
         ready: list[tuple[Path, Audio, list[pieces.Piece], Progress | None]] = []
         order: list[tuple[Path, Exception | None]] = []  # None: in the batch
-        with self.turns.turn(spec.name), self.models.lease(spec, self.settings.device) as loaded:
+        with self.turns.turn(spec.name), self.models.lease(
+                spec, self.settings.device, compute_type=self._compute_type(options)) as loaded:
             for path in paths:
                 progress = progress_for(path) if progress_for else None
                 try:

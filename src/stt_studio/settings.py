@@ -12,26 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stt_studio import system
+from stt_studio.domain import ComputeType
 from stt_studio.retry import DEFAULT_DELAYS_S, DEFAULT_MAX_WAIT_S, RetryPolicy
 
 DEFAULT_MODEL = "tiny.en"
 #: the largest upload (page and API): about two hours of WAV, days of MP3
 DEFAULT_MAX_UPLOAD_MB = 2048
 DEVICES = ("auto", "cpu", "cuda")
+COMPUTE_TYPES = tuple(c.value for c in ComputeType)
 
 
-def project_root() -> Path | None:
-    """The source checkout holding this package, if it runs from one."""
-    root = Path(__file__).resolve().parents[2]
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and 'name = "stt-studio"' in pyproject.read_text("utf-8"):
-        return root
-    return None
-
-
-def default_cache_dir() -> Path:
-    """``model_cache/`` beside the app: the project root, else the working dir."""
-    return (project_root() or Path.cwd()) / "model_cache"
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``model_cache/`` beside the app in a source checkout; otherwise this user's
+    cache folder (:func:`stt_studio.system.user_cache_dir`), never the working
+    folder: one cache whatever folder the studio is started from, and none in
+    ``C:\\Windows\\System32`` from an administrator's PowerShell."""
+    root = system.project_root()
+    if root is not None:
+        return root / "model_cache"
+    return system.user_cache_dir(os.environ if env is None else env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,10 @@ class Settings:
     """Configuration of one studio process.
 
     cache_dir: root of every file the studio writes (models, hub cache, temp).
-    device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    device: ``auto`` (CUDA when a test on it works, else the CPU), ``cpu`` or ``cuda``.
+    compute_type: how models compute unless a request says otherwise
+        (``STT_STUDIO_COMPUTE_TYPE``; ``auto``: float16 on a GPU, int8 on the CPU
+        for Whisper, float32 for NeMo).
     default_model: registry name or local path used when none is given.
     retry: backoff for lock-type file errors (``STT_STUDIO_RETRY_DELAYS`` and
         ``STT_STUDIO_RETRY_MAX_S``, each on its own).
@@ -61,6 +64,7 @@ class Settings:
 
     cache_dir: Path = field(default_factory=default_cache_dir)
     device: str = "auto"
+    compute_type: ComputeType = ComputeType.AUTO
     default_model: str = DEFAULT_MODEL
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     model_ttl_s: float | None = None
@@ -98,6 +102,7 @@ class Settings:
         *,
         cache_dir: Path | str | None = None,
         device: str | None = None,
+        compute_type: str | None = None,
         serving: bool = False,
         api_key: str | None = None,
         max_upload_mb: int | None = None,
@@ -108,7 +113,7 @@ class Settings:
         after :data:`SERVE_MODEL_TTL_S` unless ``STT_STUDIO_MODEL_TTL_S`` says otherwise.
         """
         env = os.environ if env is None else env
-        chosen_cache = cache_dir or env.get("STT_STUDIO_CACHE_DIR") or default_cache_dir()
+        chosen_cache = cache_dir or env.get("STT_STUDIO_CACHE_DIR") or default_cache_dir(env)
         delays = env.get("STT_STUDIO_RETRY_DELAYS", "").strip()
         max_wait_s = _seconds(env, "STT_STUDIO_RETRY_MAX_S", DEFAULT_MAX_WAIT_S)
         retry = (RetryPolicy.parse(delays, max_wait_s) if delays
@@ -117,6 +122,7 @@ class Settings:
         return cls(
             cache_dir=Path(chosen_cache).expanduser().resolve(),
             device=device or env.get("STT_STUDIO_DEVICE", "auto"),
+            compute_type=_compute_type(compute_type or env.get("STT_STUDIO_COMPUTE_TYPE", "")),
             default_model=env.get("STT_STUDIO_DEFAULT_MODEL", DEFAULT_MODEL),
             retry=retry,
             model_ttl_s=ttl if ttl > 0 else None,
@@ -143,6 +149,14 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+
+
+def _compute_type(text: str) -> ComputeType:
+    try:
+        return ComputeType(text.strip().lower() or ComputeType.AUTO.value)
+    except ValueError:
+        raise ValueError(f"the compute type (--compute-type, STT_STUDIO_COMPUTE_TYPE) must be "
+                         f"one of {', '.join(COMPUTE_TYPES)}, not {text!r}") from None
 
 
 def _port(text: str) -> int:

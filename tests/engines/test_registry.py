@@ -14,8 +14,8 @@ from stt_studio.retry import Retrier
 
 
 @pytest.mark.parametrize("kind, command", [
-    (EngineKind.NEMO, 'pip install -c constraints.txt "nemo_toolkit[asr]==3.0.0"'),
-    (EngineKind.WHISPER, 'pip install "faster-whisper==1.2.1"'),
+    (EngineKind.NEMO, '-m pip install -c constraints.txt "nemo_toolkit[asr]==3.0.0"'),
+    (EngineKind.WHISPER, '-m pip install -c constraints.txt "faster-whisper==1.2.1"'),
 ])
 def test_missing_engine_names_the_install_command(kind, command, monkeypatch, tmp_path):
     real = importlib.util.find_spec

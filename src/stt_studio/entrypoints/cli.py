@@ -22,7 +22,7 @@ from stt_studio.entrypoints.batch_run import BatchRun, say_skipped
 from stt_studio.entrypoints.console import configure_logging, report
 from stt_studio.errors import StudioError, translate_os_error
 from stt_studio.formats import FORMATS, SubtitleLayout, parse_formats
-from stt_studio.settings import DEVICES, Settings
+from stt_studio.settings import COMPUTE_TYPES, DEVICES, Settings, default_cache_dir
 
 if TYPE_CHECKING:
     from stt_studio.service import Studio
@@ -31,6 +31,14 @@ log = logging.getLogger("stt_studio.cli")
 
 _OPTIONS = TranscriptionOptions()  # the one set of defaults the flags show
 _LAYOUT = SubtitleLayout()
+DEVICE_HELP = ("auto: a CUDA GPU once a test on it works, else the CPU (the log and the page "
+               "say why); cuda: the GPU or a readable error (default: auto, or "
+               "$STT_STUDIO_DEVICE)")
+COMPUTE_TYPE_HELP = ("how the model computes. auto: Whisper in float16 on a GPU and int8 on "
+                     "the CPU, NeMo in float32. Whisper takes what CTranslate2 offers on the "
+                     "device (`stt-studio doctor` lists it; int8_float16 and float16 mostly "
+                     "need a GPU); NeMo takes float32, or float16 on a GPU (default: auto, "
+                     "or $STT_STUDIO_COMPUTE_TYPE)")
 
 
 def _port(text: str) -> int:
@@ -46,8 +54,10 @@ def _port(text: str) -> int:
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--cache-dir", default=argparse.SUPPRESS, metavar="DIR",
-                        help="cache folder (default: model_cache/ in the project, or "
-                             "$STT_STUDIO_CACHE_DIR)")
+                        help="cache folder (default: $STT_STUDIO_CACHE_DIR, else "
+                             "model_cache/ in a source checkout, else this user's cache "
+                             "folder; here: " + str(default_cache_dir()).replace("%", "%%")
+                             + ")")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks and debug logs")
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -83,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--task", choices=[t.value for t in Task], default=Task.TRANSCRIBE.value)
     tr.add_argument("--target-language",
                     help="translation target (Canary); Whisper translates to English")
-    tr.add_argument("--device", choices=DEVICES, default=None)
+    tr.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
+    tr.add_argument("--compute-type", choices=COMPUTE_TYPES, default=None,
+                    help=COMPUTE_TYPE_HELP)
     tr.add_argument("--no-word-timestamps", action="store_true")
     tr.add_argument("--beam-size", type=int, default=_OPTIONS.beam_size)
     tr.add_argument("--batch-size", type=int, default=_OPTIONS.batch_size, metavar="N",
@@ -133,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=_port, default=None,
                        help="port (default: 7860, or $STT_STUDIO_PORT)")
-    serve.add_argument("--device", choices=DEVICES, default=None)
+    serve.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
+    serve.add_argument("--compute-type", choices=COMPUTE_TYPES, default=None,
+                       help=COMPUTE_TYPE_HELP + "; the page and the API can ask for another")
     serve.add_argument("--no-preload", action="store_true",
                        help="do not load the default model at start-up")
     access = serve.add_argument_group("access (see README: Access control)")
@@ -180,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(cache_dir=getattr(args, "cache_dir", None),
                                      device=getattr(args, "device", None),
+                                     compute_type=getattr(args, "compute_type", None),
                                      serving=args.command == "serve",
                                      api_key=getattr(args, "api_key", None),
                                      max_upload_mb=getattr(args, "max_upload_mb", None))
@@ -193,9 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   cache_dir=settings.cache_dir), show_traceback=debug)
         return 1
     if args.command == "transcribe":  # `serve` logs them itself and shows them on the page
-        from stt_studio.hazards import log_hazards, windows_hazards
+        from stt_studio.hazards import log_hazards, path_hazards
 
-        log_hazards(windows_hazards(layout))
+        log_hazards(path_hazards(layout, (args.model or settings.default_model,)))
     try:
         return int(args.handler(args, settings, layout))
     except KeyboardInterrupt:

