@@ -13,7 +13,9 @@ records its outcome, and at the end the run fails (naming the rows) where
 ``docs/RELIABILITY.md`` shows another row or another result for that test.
 Only the tests that ran are compared, so a run of a few tests, or one
 stopped early by ``-x``, is checked on what it did and nothing else.
-``--no-reliability-check`` turns this off.
+``--no-reliability-check`` turns this off. Under pytest-xdist the workers
+collect, so each test's row travels to the controller with its reports (as a
+user property), and the controller alone checks and writes.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def row_of(item: pytest.Item) -> Row | None:
 DOC = Path("docs") / "RELIABILITY.md"
 #: rows named in the summary of a run that disagrees with the document
 MAX_SHOWN = 20
+#: the user property that carries a test's row in its reports (to an xdist controller)
+ROW_PROPERTY = "reliability_row"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -104,10 +108,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 class _Collector:
     def __init__(self, report: str | None, rows: str | None,
-                 check: Path | None = None) -> None:
+                 check: Path | None = None, worker: bool = False) -> None:
         self.report = Path(report) if report else None
         self.rows_path = Path(rows) if rows else None
         self.check = check  # the document this run's outcomes are held to
+        self.worker = worker  # an xdist worker: collects and runs, the controller judges
         self.rows: dict[str, Row] = {}
         self.results: dict[str, str] = {}
         self.drift: list[str] = []
@@ -118,19 +123,25 @@ class _Collector:
             row = row_of(item)
             if row is not None:
                 self.rows[item.nodeid] = row
-        if self.rows_path is not None:
+                item.user_properties.append((ROW_PROPERTY, list(row.key())))
+        if self.rows_path is not None and not self.worker:
             self.rows_path.write_text(
                 json.dumps([r.key() for r in self.rows.values()], indent=1), "utf-8")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.nodeid not in self.rows:
-            return
+            carried = [value for name, value in report.user_properties if name == ROW_PROPERTY]
+            if not carried:
+                return
+            self.rows[report.nodeid] = Row(*carried[0])
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.results[report.nodeid] = report.outcome
         elif report.when == "teardown" and report.failed:
             self.results[report.nodeid] = "failed"
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.worker:
+            return
         if self.report is not None and self.rows:
             self.report.write_text(render(list(self.rows.values()), self.results), "utf-8")
         if self.check is not None and self.results:
@@ -184,7 +195,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not report and not config.getoption("--no-reliability-check"):
         check = Path(config.rootpath) / DOC
     if report or rows or check is not None:
-        config.pluginmanager.register(_Collector(report, rows, check), "stt-studio-reliability")
+        worker = hasattr(config, "workerinput")
+        config.pluginmanager.register(_Collector(report, rows, check, worker),
+                                      "stt-studio-reliability")
 
 
 def _cell(text: str) -> str:
