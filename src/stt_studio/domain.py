@@ -37,6 +37,7 @@ class NoteKind(str, Enum):
     LEFT_BEHIND = "left_behind"  # a temp folder could not be deleted (doctor --clean)
     IGNORED = "ignored"  # an option the model cannot use (a prompt for a NeMo model)
     NO_TEXT = "no_text"  # speech the VAD found gave no text, even decoded again
+    DEVICE = "device"  # a GPU is there but does not work: the CPU did the job (and why)
     WARNING = "warning"  # any other warning the work logged
 
 
@@ -98,6 +99,21 @@ class LongAudio(str, Enum):
     AUTO = "auto"
     WINDOWS = "windows"
     LOCAL_ATTENTION = "local-attention"
+
+
+class ComputeType(str, Enum):
+    """How a model's weights are stored and its arithmetic done (CTranslate2's names).
+
+    AUTO: Whisper in float16 on a CUDA GPU and int8 on the CPU; NeMo in float32.
+    Which others a device can do is checked when the model is placed
+    (:mod:`stt_studio.engines.device`); NeMo does float32, and float16 on a GPU.
+    """
+
+    AUTO = "auto"
+    INT8 = "int8"
+    INT8_FLOAT16 = "int8_float16"
+    FLOAT16 = "float16"
+    FLOAT32 = "float32"
 
 
 #: NVIDIA's Parakeet demo switches to local attention above this length
@@ -196,6 +212,9 @@ class TranscriptionOptions:
     speakers: int | None = None  # exactly this many speakers (None: found automatically)
     min_speakers: int | None = None
     max_speakers: int | None = None
+    #: how the model computes (None: the studio's setting, --compute-type or
+    #: STT_STUDIO_COMPUTE_TYPE); a model loads once per device and compute type
+    compute_type: ComputeType | None = None
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:

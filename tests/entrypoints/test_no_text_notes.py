@@ -73,7 +73,7 @@ def studio(session_layout, session_studio):
     studio = Studio(session_studio.settings, session_layout)
 
     @contextmanager
-    def lease(_spec, _device, _progress=None):
+    def lease(_spec, _device, _progress=None, **_placing):
         yield deaf
 
     studio.models.lease = lease

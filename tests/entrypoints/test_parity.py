@@ -90,7 +90,7 @@ API_FIELDS = {
     "long_audio": ("long_audio", "windows"), "initial_prompt": ("prompt", "Kennedy"),
     "temperature": ("temperature", "0.5"), "diarize": ("diarize", "true"),
     "speakers": ("speakers", "2"), "min_speakers": ("min_speakers", "2"),
-    "max_speakers": ("max_speakers", "3"),
+    "max_speakers": ("max_speakers", "3"), "compute_type": ("compute_type", "float32"),
 }
 
 

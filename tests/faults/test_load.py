@@ -243,8 +243,9 @@ def _call(client: Any, audio: Path) -> str:
                          files=[("files", (audio.name, audio.read_bytes(), "audio/wav"))])
     upload.raise_for_status()
     body = {"data": [_file_data(upload.json()[0]), "tiny.en", "auto", "transcribe", "en", True,
-                     [], 5, 8, True, "auto", "", 0.0, "Off", 0, 0]}
-    # ..., beam, batch size, VAD, long audio, prompt, temperature, speakers, fewest, most
+                     [], 5, 8, True, "auto", "", 0.0, "Off", 0, 0, "auto"]}
+    # ..., beam, batch size, VAD, long audio, prompt, temperature, speakers, fewest, most,
+    # compute type
     started = client.post("gradio_api/call/transcribe", json=body)
     started.raise_for_status()
     return str(started.json()["event_id"])

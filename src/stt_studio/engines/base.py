@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from stt_studio.domain import Audio, ModelSpec, Segment, TranscriptionOptions
+from stt_studio.domain import Audio, ComputeType, ModelSpec, Segment, TranscriptionOptions
+from stt_studio.engines.device import Placement
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class LoadedModel(Protocol):
     spec: ModelSpec
     device: str
     info: ModelInfo
+    compute_type: str
 
     def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:
         """One piece; times relative to ``audio``."""
@@ -75,17 +77,12 @@ class LoadedModel(Protocol):
 
 
 class Engine(Protocol):
-    def load(self, spec: ModelSpec, model_dir: Path, device: str) -> LoadedModel: ...
+    def load(self, spec: ModelSpec, model_dir: Path, placement: Placement) -> LoadedModel: ...
 
-    def resolve_device(self, requested: str) -> str: ...
+    def place(self, requested: str, compute_type: ComputeType) -> Placement:
+        """The device (``auto``/``cpu``/``cuda`` asked) and compute type a model gets.
 
-
-def cuda_unavailable(engine: str) -> Exception:
-    from stt_studio.errors import InvalidOptionError
-
-    return InvalidOptionError(
-        f"--device cuda was asked for, but the {engine} engine finds no usable CUDA GPU",
-        causes=("This machine has no NVIDIA GPU, or its driver is missing",
-                "The installed torch/CTranslate2 build is CPU-only"),
-        remedies=("Use --device auto (GPU when available) or --device cpu",),
-    )
+        InvalidOptionError when ``cuda`` does not work or the device cannot do
+        ``compute_type`` (:mod:`stt_studio.engines.device`).
+        """
+        ...

@@ -29,19 +29,25 @@ from stt_studio import progress as job_progress
 from stt_studio.domain import (
     SAMPLE_RATE_HZ,
     Audio,
+    ComputeType,
     ModelSpec,
     Segment,
     Task,
     TranscriptionOptions,
     Word,
 )
-from stt_studio.engines.base import EngineOutput, ModelInfo, cuda_unavailable
+from stt_studio.engines import device as placing
+from stt_studio.engines.base import EngineOutput, ModelInfo
+from stt_studio.engines.device import Placement
 from stt_studio.errors import InvalidOptionError, UnexpectedError
 from stt_studio.fsops import RobustTemporaryDirectory
 from stt_studio.retry import Retrier
 
 log = logging.getLogger(__name__)
 
+#: what NeMo offers (``--compute-type``), in words for the error that names the rest
+COMPUTE_RULE = ("NeMo models compute in float32, or in float16 on a CUDA GPU (torch's "
+                "autocast); int8 and int8_float16 are CTranslate2's, for Whisper models")
 MAX_WINDOW_S = 480.0  # NVIDIA's demos switch to local attention above ~8 min
 #: left and right attention context (frames of 80 ms) in local-attention mode, as NVIDIA's demo
 LOCAL_CONTEXT = (256, 256)
@@ -191,22 +197,31 @@ class NemoEngine:
     retrier: Retrier
     scratch_home: Path  # stands in for ~ while NeMo's dependencies import
 
-    def resolve_device(self, requested: str) -> str:
-        if requested == "cpu":
-            return "cpu"
-        import torch
+    def place(self, requested: str, compute_type: ComputeType) -> Placement:
+        """``auto``: CUDA once torch ran a product there (:mod:`.device`), else the CPU."""
+        note = None
+        if requested != "cpu":
+            view = placing.torch_view()
+            if view.works:
+                return Placement("cuda", placing.choose_compute_type(
+                    compute_type, engine="NeMo", device="cuda", supported=("float32", "float16"),
+                    preferred=("float32",), rule=COMPUTE_RULE))
+            if requested == "cuda":
+                raise placing.cuda_unusable("NeMo", view, placing.TORCH_GPU_HOW)
+            note = (placing.fallback_note(view, "NeMo", placing.TORCH_GPU_HOW)
+                    or placing.cpu_build_note())
+        return Placement("cpu", placing.choose_compute_type(
+            compute_type, engine="NeMo", device="cpu", supported=("float32",),
+            preferred=("float32",), rule=COMPUTE_RULE, why_cpu=note), note)
 
-        has_cuda = torch.cuda.is_available()
-        if requested == "cuda" and not has_cuda:
-            raise cuda_unavailable("NeMo")
-        return "cuda" if has_cuda else "cpu"
-
-    def load(self, spec: ModelSpec, model_dir: Path, device: str) -> NemoModel:
+    def load(self, spec: ModelSpec, model_dir: Path, placement: Placement) -> NemoModel:
         asr = _import_asr(self.scratch_home)
         harden_tempdirs(self.retrier)
         import torch
 
-        log.info("loading NeMo model %s from %s on %s", spec.name, model_dir, device)
+        device = placement.device
+        log.info("loading NeMo model %s from %s on %s (%s)", spec.name, model_dir, device,
+                 placement.compute_type)
         _wait_until_readable(model_dir, self.retrier)
         try:
             with _RESTORE_LOCK, contextlib.redirect_stdout(sys.stderr):
@@ -228,7 +243,8 @@ class NemoEngine:
             ) from exc
         model.eval()
         quiet_nemo()
-        return NemoModel(spec=spec, device=device, info=_model_info(model, spec), model=model)
+        return NemoModel(spec=spec, device=device, info=_model_info(model, spec), model=model,
+                         compute_type=placement.compute_type)
 
 
 def _is_multitask(model: Any) -> bool:
@@ -263,6 +279,7 @@ class NemoModel:
     device: str
     info: ModelInfo
     model: Any = field(repr=False)
+    compute_type: str = "float32"  # float16: under torch's autocast, on a GPU only
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -287,7 +304,7 @@ class NemoModel:
             return outputs
         # timestamps: the same value on every call of a model, so NeMo's sticky
         # decoding state (a True that later False calls cannot undo) never matters
-        with self._lock, contextlib.redirect_stdout(sys.stderr), \
+        with self._lock, contextlib.redirect_stdout(sys.stderr), self._precision(), \
                 self._attention(local_attention and self.info.local_attention):
             hyps = self.model.transcribe(
                 [arrays[i] for i in heard], batch_size=max(1, options.batch_size),
@@ -306,6 +323,14 @@ class NemoModel:
                                       or len(segments) > 1)
         job_progress.advance(1.0)
         return outputs
+
+    def _precision(self) -> contextlib.AbstractContextManager[Any]:
+        """float16: torch's autocast on the GPU (NeMo's own scripts' ``amp``); else as loaded."""
+        if self.compute_type != ComputeType.FLOAT16.value:
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cuda", dtype=torch.float16)
 
     @contextlib.contextmanager
     def _attention(self, local: bool) -> Iterator[None]:

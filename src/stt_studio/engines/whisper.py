@@ -15,13 +15,16 @@ from stt_studio import progress as job_progress
 from stt_studio.domain import (
     SAMPLE_RATE_HZ,
     Audio,
+    ComputeType,
     ModelSpec,
     Segment,
     Task,
     TranscriptionOptions,
     Word,
 )
-from stt_studio.engines.base import DecodeSignals, EngineOutput, ModelInfo, cuda_unavailable
+from stt_studio.engines import device as placing
+from stt_studio.engines.base import DecodeSignals, EngineOutput, ModelInfo
+from stt_studio.engines.device import Placement
 from stt_studio.errors import InvalidOptionError
 from stt_studio.retry import Retrier
 
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Whisper hears 30 s at a time; a batched piece is at most that long
 BATCH_WINDOW_S = 30.0
+#: what ``--compute-type auto`` means, first choice first (the studio's defaults of old)
+CUDA_PREFERRED = ("float16", "int8", "float32")
+CPU_PREFERRED = ("int8", "float32")
 
 
 def create_engine(retrier: Retrier, scratch_home: Path) -> WhisperEngine:
@@ -39,20 +45,30 @@ def create_engine(retrier: Retrier, scratch_home: Path) -> WhisperEngine:
 class WhisperEngine:
     retrier: Retrier
 
-    def resolve_device(self, requested: str) -> str:
-        if requested == "cpu":
-            return "cpu"
+    def place(self, requested: str, compute_type: ComputeType) -> Placement:
+        """``auto``: CUDA once a test encode ran there (:mod:`.device`), else the CPU."""
         import ctranslate2
 
-        has_cuda = ctranslate2.get_cuda_device_count() > 0
-        if requested == "cuda" and not has_cuda:
-            raise cuda_unavailable("Whisper")
-        return "cuda" if has_cuda else "cpu"
+        view = placing.ctranslate2_view() if requested != "cpu" else None
+        if view is not None and view.works:
+            return Placement("cuda", placing.choose_compute_type(
+                compute_type, engine="Whisper", device="cuda", supported=view.compute_types,
+                preferred=CUDA_PREFERRED,
+                rule=f"CTranslate2 on this GPU offers {', '.join(view.compute_types)}"))
+        if requested == "cuda" and view is not None:
+            raise placing.cuda_unusable("Whisper", view, placing.CTRANSLATE2_GPU_HOW)
+        note = (placing.fallback_note(view, "Whisper", placing.CTRANSLATE2_GPU_HOW)
+                if view is not None else None)
+        on_cpu = tuple(sorted(ctranslate2.get_supported_compute_types("cpu")))
+        return Placement("cpu", placing.choose_compute_type(
+            compute_type, engine="Whisper", device="cpu", supported=on_cpu,
+            preferred=CPU_PREFERRED, rule=f"CTranslate2 on this CPU offers {', '.join(on_cpu)}",
+            why_cpu=note), note)
 
-    def load(self, spec: ModelSpec, model_dir: Path, device: str) -> WhisperModel:
+    def load(self, spec: ModelSpec, model_dir: Path, placement: Placement) -> WhisperModel:
         from faster_whisper import WhisperModel as _FW
 
-        compute_type = "float16" if device == "cuda" else "int8"
+        device, compute_type = placement.device, placement.compute_type
         log.info("loading Whisper %s from %s on %s (%s)", spec.name, model_dir, device,
                  compute_type)
         model = self.retrier.run(
@@ -63,7 +79,8 @@ class WhisperEngine:
         info = ModelInfo(languages=languages, translates=model.model.is_multilingual,
                          timestamps=True, max_window_s=BATCH_WINDOW_S,
                          sequential_long_form=True)
-        return WhisperModel(spec=spec, device=device, info=info, model=model)
+        return WhisperModel(spec=spec, device=device, info=info, model=model,
+                            compute_type=compute_type)
 
 
 @dataclass(slots=True)
@@ -72,6 +89,7 @@ class WhisperModel:
     device: str
     info: ModelInfo
     model: Any = field(repr=False)
+    compute_type: str = "int8"
     _pipeline: Any = field(default=None, repr=False)
 
     def transcribe(self, audio: Audio, options: TranscriptionOptions) -> EngineOutput:

@@ -132,6 +132,7 @@ class _TranscribeTab:
     speakers: Any
     min_speakers: Any
     max_speakers: Any
+    compute_type: Any
     run: Any
     cancel: Any
     status: Any
@@ -155,7 +156,7 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
     """Left: the recordings, the model, the options, Transcribe and Cancel."""
     import gradio as gr
 
-    from stt_studio.domain import LongAudio
+    from stt_studio.domain import ComputeType, LongAudio
     from stt_studio.entrypoints import ui_view as view
     from stt_studio.entrypoints.ui_handlers import CANCEL_LABEL, DEFAULT_FORMATS, NAME_BOXES
     from stt_studio.formats import FORMATS
@@ -211,6 +212,12 @@ def _inputs_column(ui: StudioUI) -> dict[str, Any]:
         c["max_speakers"] = gr.Slider(0, NAME_BOXES, value=0, step=1, elem_id="max-speakers",
                                       label="Most speakers (when Speakers is Automatic; "
                                             f"0: no bound, up to {NAME_BOXES} are found)")
+        c["compute_type"] = gr.Dropdown(
+            [t.value for t in ComputeType], value=ui.studio.settings.compute_type.value,
+            label="Compute type", elem_id="compute-type",
+            info="auto: Whisper in float16 on a GPU, int8 on the CPU; NeMo in float32. "
+                 "int8_float16 and float16 mostly need a GPU; NeMo takes float32, or "
+                 "float16 on a GPU. A model loads once per compute type.")
     with gr.Row():
         c["run"] = gr.Button("Transcribe", variant="primary", elem_id="transcribe")
         c["cancel"] = gr.Button(CANCEL_LABEL, variant="stop", interactive=False,
@@ -299,7 +306,7 @@ def _wire_transcribe(ui: StudioUI, t: _TranscribeTab) -> None:
                    outputs=[t.language, t.task, t.target, t.options_row], **private)
     options = [t.model, t.language, t.task, t.target, t.words, t.formats, t.beam,
                t.batch_size, t.vad, t.long_audio, t.prompt, t.temperature, t.speakers,
-               t.min_speakers, t.max_speakers]
+               t.min_speakers, t.max_speakers, t.compute_type]
     # whenever another file (or run) is shown: its names, and the table's columns
     panel: dict[str, Any] = {"fn": ui.speaker_panel, "inputs": [t.run_state, t.picker],
                              "outputs": [t.segments, t.names_area, *t.names], **instant}

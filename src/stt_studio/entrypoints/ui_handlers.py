@@ -28,6 +28,7 @@ from stt_studio.audio.decode import decode_file
 from stt_studio.diarize.base import display_name
 from stt_studio.domain import (
     Audio,
+    ComputeType,
     LongAudio,
     Note,
     NoteKind,
@@ -119,6 +120,7 @@ class StudioUI(ModelHandlers):
         speakers: str | int | None = view.SPEAKERS_OFF,
         min_speakers: float | None = 0,
         max_speakers: float | None = 0,
+        compute_type: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -128,7 +130,8 @@ class StudioUI(ModelHandlers):
         file shown), results table, zip of all outputs, file picker, played, run.
         ``speakers`` (the Speakers control) spells both ``diarize`` and the exact count:
         "Off", "Automatic" or a number; ``min_speakers``/``max_speakers`` bound the
-        automatic count (0: no bound) and are not used otherwise.
+        automatic count (0: no bound) and are not used otherwise. ``compute_type``:
+        the Advanced section's (None: the studio's, ``--compute-type``).
         """
         key = _session_key(request)
         cancel = self._claim_cancel(key)
@@ -145,7 +148,7 @@ class StudioUI(ModelHandlers):
                 options, chosen = _options(language, task, target_language, word_timestamps,
                                            formats, beam_size, batch_size, vad, long_audio,
                                            initial_prompt, temperature, speakers,
-                                           min_speakers, max_speakers)
+                                           min_speakers, max_speakers, compute_type)
             except InvalidOptionError as invalid:
                 yield (view.failure(invalid, stage="checking the options",
                                     cache_dir=self.studio.layout.root),
@@ -175,6 +178,7 @@ class StudioUI(ModelHandlers):
         speakers: str | int | None = view.SPEAKERS_OFF,
         min_speakers: float | None = 0,
         max_speakers: float | None = 0,
+        compute_type: str | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's injection idiom
         request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
@@ -183,7 +187,8 @@ class StudioUI(ModelHandlers):
         for output in self.transcribe(audio, model, language, task, target_language,
                                       word_timestamps, formats, beam_size, batch_size, vad,
                                       long_audio, initial_prompt, temperature, speakers,
-                                      min_speakers, max_speakers, progress, request):
+                                      min_speakers, max_speakers, compute_type, progress,
+                                      request):
             yield output[:4]
 
     def _too_large(self, paths: Sequence[Path]) -> str | None:
@@ -514,7 +519,7 @@ def _options(language: str | None, task: str, target_language: str | None,
              batch_size: float, vad: bool, long_audio: str,
              initial_prompt: str | None = None, temperature: float = 0.0,
              speakers: str | int | None = view.SPEAKERS_OFF, min_speakers: float | None = 0,
-             max_speakers: float | None = 0,
+             max_speakers: float | None = 0, compute_type: str | None = None,
              ) -> tuple[TranscriptionOptions, list[str]]:
     """The controls' values as options and formats; InvalidOptionError says what is wrong.
 
@@ -541,6 +546,7 @@ def _options(language: str | None, task: str, target_language: str | None,
             speakers=count,
             min_speakers=fewest or None,
             max_speakers=most or None,
+            compute_type=ComputeType(compute_type) if compute_type else None,
         )
         chosen = list(formats or ())
         unknown = [f for f in chosen if f not in FORMATS]

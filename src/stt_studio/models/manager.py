@@ -1,6 +1,6 @@
 """Load each model once per process, lend it out under a lease, unload it when idle.
 
-Every (model, device) has its own load lock, so a cache hit never waits
+Every (model, device, compute type) has its own load lock, so a cache hit never waits
 behind another model's load (the NeMo engine serialises its own restores,
 which are not thread-safe). A job holds a *lease* on the model while it uses
 it: unloading waits for the leases to end, or says that the model is in use,
@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 
 from stt_studio import progress as job_progress
 from stt_studio.cache import CacheLayout
-from stt_studio.domain import ModelSpec, NoteKind, Progress, Stage
+from stt_studio.domain import ComputeType, ModelSpec, NoteKind, Progress, Stage
 from stt_studio.engines import get_engine
 from stt_studio.engines.base import Engine, LoadedModel
+from stt_studio.engines.device import Placement
 from stt_studio.errors import ModelInUseError, translate_os_error
 from stt_studio.models import store
 from stt_studio.retry import Retrier, release_memory
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str]  # (model name, resolved device)
+Key = tuple[str, str, str]  # (model name, device, compute type), as placed
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class LoadedEntry:
     device: str
     in_use: int = 0
     idle_s: float = 0.0
+    compute_type: str = ""
 
 
 @dataclass(slots=True)
@@ -61,13 +63,18 @@ class ModelManager:
         self._state = threading.Condition()  # guards the tables; notified when a lease ends
         self._reaper: threading.Thread | None = None
         self._stop_reaper = threading.Event()
+        self._told: set[str] = set()  # placement notes already logged as warnings
 
     # -- getting a model -----------------------------------------------------------
     @contextlib.contextmanager
-    def lease(self, spec: ModelSpec, device: str,
-              progress: Progress | None = None) -> Iterator[LoadedModel]:
-        """The loaded model for the duration of the block; it cannot be unloaded meanwhile."""
-        slot = self._acquire(spec, device, progress)
+    def lease(self, spec: ModelSpec, device: str, progress: Progress | None = None, *,
+              compute_type: ComputeType = ComputeType.AUTO) -> Iterator[LoadedModel]:
+        """The loaded model for the duration of the block; it cannot be unloaded meanwhile.
+
+        ``device`` and ``compute_type`` as asked (``auto`` allowed): the engine
+        places the model, and a job is told when the CPU stands in for a GPU.
+        """
+        slot = self._acquire(spec, device, compute_type, progress)
         try:
             yield slot.model
         finally:
@@ -76,14 +83,19 @@ class ModelManager:
                 slot.last_used = time.monotonic()
                 self._state.notify_all()
 
-    def get(self, spec: ModelSpec, device: str, progress: Progress | None = None) -> LoadedModel:
+    def get(self, spec: ModelSpec, device: str, progress: Progress | None = None, *,
+            compute_type: ComputeType = ComputeType.AUTO) -> LoadedModel:
         """Load (once) without holding a lease: for preloading and the Load button."""
-        with self.lease(spec, device, progress) as model:
+        with self.lease(spec, device, progress, compute_type=compute_type) as model:
             return model
 
-    def _acquire(self, spec: ModelSpec, device: str, progress: Progress | None) -> _Slot:
+    def _acquire(self, spec: ModelSpec, device: str, compute_type: ComputeType,
+                 progress: Progress | None) -> _Slot:
         engine = get_engine(spec.engine, self._retrier, self._layout.xdg_cache / "home")
-        key = (spec.name, engine.resolve_device(device))
+        with job_progress.job(progress):
+            placement = engine.place(device, compute_type)
+            self._tell(placement)
+        key = (spec.name, placement.device, placement.compute_type)
         with self._state:
             slot = self._slots.get(key)
             if slot is not None:
@@ -99,7 +111,7 @@ class ModelManager:
                 self._loading[spec.name] = time.monotonic()
             try:
                 with job_progress.job(progress):
-                    model = self._load(engine, spec, key[1])
+                    model = self._load(engine, spec, placement)
             finally:
                 with self._state:
                     self._loading.pop(spec.name, None)
@@ -107,12 +119,21 @@ class ModelManager:
                 slot = self._slots[key] = _Slot(model, leases=1)
             return slot
 
-    def _load(self, engine: Engine, spec: ModelSpec, resolved_device: str) -> LoadedModel:
+    def _tell(self, placement: Placement) -> None:
+        """The job hears why the CPU stands in for a GPU; the log warns once a process."""
+        if placement.note is None:
+            return
+        first = placement.note not in self._told
+        self._told.add(placement.note)
+        job_progress.note(NoteKind.DEVICE, placement.note, logger=log,
+                          level=logging.WARNING if first else logging.INFO)
+
+    def _load(self, engine: Engine, spec: ModelSpec, placement: Placement) -> LoadedModel:
         try:
             job_progress.stage(Stage.LOADING, f"{spec.name}: getting the files")
             model_dir = store.local_model_dir(spec, self._layout, self._retrier)
-            job_progress.stage(Stage.LOADING, f"{spec.name} on {resolved_device}")
-            return engine.load(spec, model_dir, resolved_device)
+            job_progress.stage(Stage.LOADING, f"{spec.name} on {placement.device}")
+            return engine.load(spec, model_dir, placement)
         except OSError as exc:
             path = exc.filename or self._layout.root
             raise translate_os_error(
@@ -192,7 +213,7 @@ class ModelManager:
         now = time.monotonic()
         with self._state:
             return [LoadedEntry(s.model.spec.name, s.model.spec.engine.value, s.model.device,
-                                s.leases, now - s.last_used)
+                                s.leases, now - s.last_used, s.model.compute_type)
                     for s in self._slots.values()]
 
     def loading(self) -> dict[str, float]:

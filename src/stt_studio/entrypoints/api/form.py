@@ -3,7 +3,7 @@
 OpenAI's fields (``model``, ``language``, ``prompt``, ``response_format``,
 ``timestamp_granularities[]``, ``temperature``, ``stream``) plus the studio's
 own (``beam_size``, ``batch_size``, ``vad``, ``long_audio``, ``target_language``,
-``max_line_chars``, ``max_lines``, ``max_cue_s``), all as form fields.
+``max_line_chars``, ``max_lines``, ``max_cue_s``, ``compute_type``), all as form fields.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from stt_studio.domain import LongAudio, Task, TranscriptionOptions
+from stt_studio.domain import ComputeType, LongAudio, Task, TranscriptionOptions
 from stt_studio.errors import InvalidOptionError
 from stt_studio.formats import SubtitleLayout
 
@@ -35,7 +35,7 @@ GRANULARITIES = ("segment", "word")
 #: the studio's own fields, beyond OpenAI's (documented in the README)
 EXTRA_FIELDS = ("beam_size", "batch_size", "vad", "long_audio", "target_language",
                 "word_timestamps", "max_line_chars", "max_lines", "max_cue_s", "diarize",
-                "speakers", "min_speakers", "max_speakers")
+                "speakers", "min_speakers", "max_speakers", "compute_type")
 
 
 def field_error(param: str, summary: str, remedy: str) -> InvalidOptionError:
@@ -86,6 +86,7 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
                                                          "max_speakers")}
     diarize = _flag(one("diarize"), "diarize",
                     default=any(n is not None for n in counts.values()))
+    compute_type = one("compute_type")  # none: the server's (--compute-type)
     try:
         options = TranscriptionOptions(
             language=language.lower() if language else None,
@@ -100,7 +101,11 @@ def parse(fields: Mapping[str, Sequence[str]], task: Task) -> ApiRequest:
             initial_prompt=one("prompt"),
             temperature=_number(one("temperature"), float, "temperature", _DEFAULTS.temperature),
             diarize=diarize,
-            **counts,
+            speakers=counts["speakers"],
+            min_speakers=counts["min_speakers"],
+            max_speakers=counts["max_speakers"],
+            compute_type=(_choice(compute_type, ComputeType, "compute_type")
+                          if compute_type else None),
         )
     except ValueError as exc:
         raise field_error(_field_named(str(exc)), str(exc), "Correct the field and send again",

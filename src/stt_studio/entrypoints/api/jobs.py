@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 #: how often a waiting request looks whether its client is still there
 DISCONNECT_POLL_S = 0.5
 #: the notes a client hears about in the response headers
-_TOLD = (NoteKind.IGNORED, NoteKind.SKIPPED_AUDIO, NoteKind.LOCK_RETRY, NoteKind.NO_TEXT)
+_TOLD = (NoteKind.IGNORED, NoteKind.SKIPPED_AUDIO, NoteKind.LOCK_RETRY, NoteKind.NO_TEXT,
+         NoteKind.DEVICE)
 _STARTED = object()  # the job reached its transcribing stage
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 

@@ -97,6 +97,8 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 
 def _error(error: StudioError, param: str | None = None) -> Response:
+    if param is None and isinstance(error, InvalidOptionError):
+        param = error.option  # a field the work found wrong (compute_type for this GPU)
     status, body = shapes.studio_error_body(error, param)
     log.log(logging.WARNING if status < 500 else logging.ERROR, "API request failed (%d): %s",
             status, error.summary)
