@@ -215,3 +215,17 @@ def test_path_equal_to_cache_is_listed_once():
     err = translate_os_error(OSError(errno.EIO, "x"), action="create the cache folder",
                              path=CACHE, cache_dir=CACHE)
     assert err.paths == (CACHE,)
+
+
+def test_a_refused_symlink_names_the_link_not_its_relative_target(tmp_path):
+    """Windows' os.symlink error holds the target first (``../../blobs/…``), the link second."""
+    from stt_studio.errors import PermissionDeniedError, translate_os_error
+
+    link = tmp_path / "snapshots" / "abc" / "model.nemo"
+    exc = OSError(errno.EINVAL, "A required privilege is not held by the client",
+                  "../../blobs/0123", None, str(link))
+    exc.winerror = 1314  # type: ignore[attr-defined] - set by CPython on Windows only
+    error = translate_os_error(exc, action="get the model", path="../../blobs/0123",
+                               cache_dir=tmp_path)
+    assert isinstance(error, PermissionDeniedError)
+    assert str(link) in str(error) and "../../blobs" not in str(error)

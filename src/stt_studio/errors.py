@@ -331,6 +331,12 @@ def translate_os_error(
             paths=paths, detail=detail,
         )
     if code == PRIVILEGE_NOT_HELD:
+        # os.symlink(target, link): Windows puts the target (often relative) first and
+        # the link, the file that could not be made, second; name the link
+        link = getattr(exc, "filename2", None)
+        if link:
+            where = str(link)
+            paths = (where, str(cache_dir))
         return PermissionDeniedError(
             f"Windows does not let this account create symbolic links, needed to {action}: "
             f"{where}",
