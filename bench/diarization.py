@@ -290,7 +290,7 @@ def section(meta: dict[str, Any], rows: list[Figures]) -> str:
         f"- DER at most **{worst_der:.1%}** (target <= {TARGET_DER:.0%}): "
         f"**{'met' if worst_der <= TARGET_DER else 'NOT met'}**; speaker count found "
         f"automatically in {counts_right} of {len(rows)}.",
-        f"- The voice encoder's first load (resemblyzer GE2E, CPU): {meta['encoder_load_s']:.2f} s "
+        f"- The voice encoder's first load (resemblyzer's GE2E in numpy, CPU): {meta['encoder_load_s']:.2f} s "
         "(once per process, before the timed runs). Load average at the start: "
         f"{meta['load_avg'][0]:.2f}.",
         "",
@@ -328,9 +328,9 @@ def main() -> int:
     warm = write_wav(build([("lj", 3.0), ("mfa", 3.0)], seed=0).samples,
                      WORK / "diarization_warmup.wav")
     started = time.perf_counter()
-    from stt_studio.diarize.embedder import _encoder
+    from stt_studio.diarize import ge2e
 
-    _encoder("cpu")
+    ge2e.encoder()
     encoder_load_s = time.perf_counter() - started
     studio.transcribe_file(warm, MODEL, TranscriptionOptions())
     studio.transcribe_file(warm, MODEL, TranscriptionOptions(diarize=True))

@@ -154,3 +154,26 @@ def test_a_count_given_is_that_many_voices_not_a_cough_and_two_merged_voices():
 def test_a_count_the_windows_cannot_make_falls_back_to_a_plain_cut():
     embeddings, _ = voices([3, 3])  # six windows: no cluster is large enough
     assert len(set(cluster(embeddings, SpeakerBounds(count=4)).tolist())) == 4
+
+
+@pytest.mark.parametrize("library", ["sklearn.cluster", "scipy.cluster.hierarchy"])
+def test_a_missing_clustering_library_names_the_install_command(monkeypatch, library):
+    """Said before the transcription starts (the tracker is built first), and again where
+    the clustering imports it; the command is pip's, with no compiler or torch involved."""
+    import sys
+
+    from stt_studio.diarize.session import tracker
+    from stt_studio.errors import EngineMissingError
+
+    monkeypatch.setitem(sys.modules, library, None)  # "import ..." now raises ImportError
+    with pytest.raises(EngineMissingError) as early:
+        tracker()
+    embeddings, _ = voices([6, 6])
+    bounds = SpeakerBounds() if library == "sklearn.cluster" else SpeakerBounds(count=2)
+    with pytest.raises(EngineMissingError) as late:
+        cluster(embeddings, bounds)
+    for caught in (early, late):
+        text = caught.value.render()
+        assert 'pip install "stt-studio[speakers]"' in text
+        assert "scikit-learn and scipy" in text and library in text
+        assert "make run" not in text and "setup.sh" not in text

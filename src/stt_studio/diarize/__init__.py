@@ -2,7 +2,7 @@
 
 The recording's speech (the VAD's spans, block by block) is heard in short
 overlapping windows, each turned into a voice embedding (:mod:`.embedder`,
-resemblyzer's GE2E encoder); the windows are clustered into speakers
+resemblyzer's GE2E encoder run in numpy, :mod:`.ge2e`); the windows are clustered into speakers
 (:mod:`.clustering`), smoothed into turns (:mod:`.turns`), and the turns are
 laid on the transcript's words and segments (:mod:`.assign`).
 """

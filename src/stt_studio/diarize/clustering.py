@@ -5,14 +5,21 @@ Without a count, the tree is cut where voices stop being alike
 too small to be a speaker (a cough, overlapped words) join the nearest real
 one; the user's bounds then decide. With a count, the tree is cut until that many
 clusters are large enough to be speakers (:func:`_cut_into`).
+
+scikit-learn and scipy (``pip install "stt-studio[speakers]"``) are imported
+lazily, here only; :func:`require` checks for them before a long job starts.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
 
 from stt_studio.diarize.base import SpeakerBounds
+from stt_studio.errors import EngineMissingError
 
 #: average cosine distance between two clusters' windows above which they are two voices
 #: (1.6 s windows of one voice: 0.18-0.30 apart on average; of two voices: 0.45-0.67)
@@ -26,6 +33,29 @@ MIN_CLUSTER_WINDOWS = 5
 MAX_SMALL_CLUSTERS = 30
 
 Labels = npt.NDArray[np.int64]
+
+INSTALL = 'pip install "stt-studio[speakers]"'
+
+
+def require() -> None:
+    """Raise :class:`EngineMissingError` now if the clustering libraries are missing."""
+    with _libraries():
+        import scipy.cluster.hierarchy  # noqa: F401
+        import sklearn.cluster  # noqa: F401
+
+
+@contextlib.contextmanager
+def _libraries() -> Iterator[None]:
+    """Imports inside turn a missing scikit-learn or scipy into the studio's error."""
+    try:
+        yield
+    except ImportError as exc:
+        raise EngineMissingError(
+            "speaker diarization needs scikit-learn and scipy, which are not installed",
+            detail=str(exc),
+            causes=("stt-studio was installed without its `speakers` extra",),
+            remedies=(f"Run `{INSTALL}` (prebuilt wheels; no compiler, no torch needed)",),
+        ) from exc
 
 
 def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
@@ -50,7 +80,8 @@ def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
 
 def _cut(unit: npt.NDArray[np.float32], count: int | None,
          threshold: float = DISTANCE_THRESHOLD) -> Labels:
-    from sklearn.cluster import AgglomerativeClustering
+    with _libraries():
+        from sklearn.cluster import AgglomerativeClustering
 
     model = AgglomerativeClustering(
         n_clusters=count, distance_threshold=None if count else threshold,
@@ -66,7 +97,8 @@ def _cut_into(unit: npt.NDArray[np.float32], count: int) -> Labels:
     Cut into exactly ``count``, a far-off cough would stay a "speaker" of its own
     while two real voices were merged.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
+    with _libraries():
+        from scipy.cluster.hierarchy import fcluster, linkage
 
     tree = linkage(unit.astype(np.float64), method="average", metric="cosine")
     smallest = _smallest(len(unit))

@@ -48,8 +48,14 @@ class Diarization:
 
 
 def tracker(device: str = "cpu") -> SpeakerTracker:
-    """The studio's diarizer (resemblyzer embeddings, clustered)."""
+    """The studio's diarizer (GE2E embeddings in numpy, clustered).
+
+    Checks for the clustering libraries first: a missing one is said before the
+    transcription starts, not after it.
+    """
+    from stt_studio.diarize import clustering
     from stt_studio.diarize.embedder import VoiceEmbedder
     from stt_studio.diarize.tracker import ClusteringTracker
 
+    clustering.require()
     return ClusteringTracker(VoiceEmbedder(device))

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class ClusteringTracker:
-    """:class:`~stt_studio.diarize.base.SpeakerTracker` with resemblyzer and clustering.
+    """:class:`~stt_studio.diarize.base.SpeakerTracker` with GE2E embeddings and clustering.
 
     Keeps per block only the windows' times and embeddings (1 KB a window,
     about 5 MB for an hour), never the audio.

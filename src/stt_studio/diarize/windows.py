@@ -9,7 +9,7 @@ import numpy as np
 from stt_studio.audio.vad import Span
 from stt_studio.domain import SAMPLE_RATE_HZ
 
-#: one window: what resemblyzer's encoder hears at once (160 frames of 10 ms)
+#: one window: what the GE2E encoder (resemblyzer's) hears at once (160 frames of 10 ms)
 WINDOW_S = 1.6
 #: windows start this far apart inside a stretch of speech
 HOP_S = 0.8
