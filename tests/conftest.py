@@ -21,7 +21,11 @@ pytest_plugins = ["tests.support.reliability"]
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
-_SESSION_DIR = Path(tempfile.mkdtemp(prefix="stt-studio-tests-"))
+# pytest-xdist's workers inherit TMPDIR from the controller, which points it into its own
+# session cache below; their session folders go beside the controller's, in the system
+# temp, not nested inside it (Chromium's socket path has a 107-character limit)
+_BASE_TMP = os.environ.setdefault("STT_TESTS_BASE_TMP", tempfile.gettempdir())
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="stt-studio-tests-", dir=_BASE_TMP))
 (_SESSION_DIR / "home").mkdir()
 os.environ["HOME"] = str(_SESSION_DIR / "home")  # nothing a test runs may touch ~
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -31,6 +35,11 @@ os.environ.pop("STT_STUDIO_CACHE_DIR", None)
 # CTranslate2's OpenMP threads otherwise spin while they wait; with pytest's own threads
 # (servers, jobs) on 2 cores, one tiny.en call then takes 0.8-24 s instead of ~1.3 s
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# under pytest-xdist (make test: a process per core) each process computes on one thread;
+# two processes of two threads each on two cores only fight over them
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") != "1":
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 from stt_studio.cache import prepare_cache  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Who said what through the studio: Studio.transcribe_file(..., diarize=True) with tiny.en.
 
-Real parts only: the bundled Whisper tiny.en, resemblyzer's bundled encoder,
+Real parts only: the bundled Whisper tiny.en, the studio's GE2E encoder (bundled weights),
 conversations built from the shared clips (tests/diarize/cases.py) and the
 awkward files of group D.
 """

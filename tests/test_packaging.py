@@ -117,9 +117,16 @@ def assert_cache_in_the_users_place(folder: Path) -> None:
     assert any(cache.iterdir())
 
 
-def test_core_wheel_is_the_whisper_studio_without_torch(wheel, tmp_path):
-    bin_dir = venv(tmp_path / "venv", "3.11")
+@pytest.fixture(scope="module")
+def core_venv(wheel, tmp_path_factory) -> Path:
+    """A fresh Python 3.11 venv with the core wheel, as ``pip install stt-studio`` gives."""
+    bin_dir = venv(tmp_path_factory.mktemp("core") / "venv", "3.11")
     pip_install(bin_dir, str(wheel))
+    return bin_dir
+
+
+def test_core_wheel_is_the_whisper_studio_without_torch(core_venv, tmp_path):
+    bin_dir = core_venv
     lib = site_packages(bin_dir)
     present = [name for name in NOT_IN_CORE if (lib / name).exists()]
     assert not present, f"the core install pulled in {present}"
@@ -140,8 +147,9 @@ def test_core_wheel_is_the_whisper_studio_without_torch(wheel, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_speakers_extra_installs_without_a_compiler(wheel, tmp_path):
-    bin_dir = venv(tmp_path / "venv", "3.11")
+def test_speakers_extra_installs_without_a_compiler(core_venv, wheel, tmp_path):
+    """The extra added to the core install (after the core test, which needs it bare)."""
+    bin_dir = core_venv
     env = dict(os.environ, CC="/bin/false", CXX="/bin/false")
     pip_install(bin_dir, f"stt-studio[speakers] @ {wheel.as_uri()}", env=env)
     lib = site_packages(bin_dir)

@@ -210,3 +210,32 @@ def test_a_segment_across_a_left_out_pause_becomes_two():
         (55.0, 57.0, "what country."), (114.5, 116.0, "and not")]
     close = [Word(55.0, 55.5, "a"), Word(56.0, 56.5, "b")]  # a short pause stays inside
     assert len(pieces.merge(plan, [heard_by(plan[0], close)])) == 1
+
+
+def test_word_starts_never_go_back_where_two_pieces_disagree_at_a_seam():
+    """Each side of a seam times its own words: the next piece's first word may start
+    20 ms before the last word kept from the piece before (seen on B_long, 1 thread)."""
+    n = 60 * RATE
+    plan = pieces.plan(positions(n), [Span(0, n)], max_piece_s=30.0, overlap_s=2.0)
+    seam_s = plan[0].own_end / RATE
+    late = Word(seam_s - 0.30, seam_s - 0.02, "late")  # owned by the first piece
+    early_end_s = seam_s + 0.4  # its middle lies past the seam: the second piece's word
+
+    def local(piece: Piece, w: Word) -> Word:
+        s = next(s for s in piece.stretches
+                 if s.source_start / RATE <= (w.start_s + w.end_s) / 2
+                 < (s.source_start + s.length) / RATE)
+        shift = s.piece_start / RATE - s.source_start / RATE
+        return Word(w.start_s + shift, w.end_s + shift, w.text)
+
+    before = Word(seam_s - 1.0, seam_s - 0.7, "before")
+    first = [Segment(0.0, 1.0, "before late", (local(plan[0], before), local(plan[0], late)))]
+    # the second piece hears "early" starting before "late" did
+    skewed = Word(late.start_s - 0.02, early_end_s, "early")
+    second = [Segment(0.0, 1.0, "early", (local(plan[1], skewed),))]
+    merged = pieces.merge(plan, [first, second])
+    got = [w for seg in merged for w in seg.words]
+    assert [w.text for w in got] == ["before", "late", "early"]
+    assert all(b.start_s >= a.start_s for a, b in zip(got, got[1:])), got
+    for seg in merged:
+        assert seg.start_s == seg.words[0].start_s and seg.end_s >= seg.start_s

@@ -182,4 +182,27 @@ def merge(pieces: Sequence[Piece], outputs: Sequence[Sequence[Segment]]) -> list
                 if owned((start + end) / 2):
                     merged.append(replace(seg, start_s=start, end_s=max(end, start)))
     merged.sort(key=lambda s: (s.start_s, s.end_s))
-    return merged
+    return _in_order(merged)
+
+
+def _in_order(segments: list[Segment]) -> list[Segment]:
+    """Word starts never go back: where two pieces' words overlap at a seam (each side's
+    word times differ by a frame or two), a later word's start moves up to the one before."""
+    out: list[Segment] = []
+    previous_s = 0.0
+    for seg in segments:
+        if not seg.words:
+            out.append(seg)
+            continue
+        words = []
+        for w in seg.words:
+            start = max(w.start_s, previous_s)
+            words.append(w if start == w.start_s else
+                         replace(w, start_s=start, end_s=max(w.end_s, start)))
+            previous_s = start
+        if words == list(seg.words):
+            out.append(seg)
+        else:
+            out.append(replace(seg, start_s=words[0].start_s,
+                               end_s=max(seg.end_s, words[-1].end_s), words=tuple(words)))
+    return out
