@@ -59,8 +59,25 @@ _NEEDS = {
 }
 
 
+#: the files that take longest (minutes on 2 cores), run first: under pytest-xdist each
+#: file is one unit of work, and a long one left to the end keeps one core busy alone
+_LONGEST_FIRST = ("test_longform.py", "test_nothing_lost.py", "test_packaging.py",
+                  "engines/test_whisper.py", "entrypoints/test_ui_browser.py",
+                  "models/test_hub_download.py", "faults/test_bad_inputs.py")
+
+
+def _longest_first(item: pytest.Item) -> int:
+    path = Path(str(item.fspath)).as_posix()
+    for rank, name in enumerate(_LONGEST_FIRST):
+        if path.endswith("/" + name):
+            return rank
+    return len(_LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with the extras its module needs (``-m "not nemo"`` is the core)."""
+    """Mark each test with the extras its module needs (``-m "not nemo"`` is the core);
+    the longest files first (a stable sort: each file's own order is kept)."""
+    items.sort(key=_longest_first)
     sources: dict[Path, str] = {}
     for item in items:
         path = Path(str(item.fspath))
