@@ -158,11 +158,9 @@ def test_the_cli_on_a_gpu_that_fails(tmp_path):
 
 def _cli(monkeypatch, argv: list[str]) -> int:
     from stt_studio.entrypoints import cli
+    from tests.support.inprocess import keep_process_state
 
-    root, ours = logging.getLogger(), logging.getLogger("stt_studio")
-    monkeypatch.setattr(root, "handlers", list(root.handlers))  # the CLI sets up its own
-    for logger in (root, ours):
-        monkeypatch.setattr(logger, "level", logger.level)
+    keep_process_state(monkeypatch)  # its cache's TMPDIR, HF_HOME... and logging
     return cli.main(argv)
 
 
