@@ -28,6 +28,23 @@ VOICES: dict[str, tuple[str, ...]] = {
                "A_short_en/librispeech/1221-135766-0002.wav"),
     "jfk": ("A_short_en/jfk/jfk.flac",),
     "ls1088": ("A_short_en/librispeech/1088-134315-0000.wav",),
+    # the other voices with 6 s of speech or more (groups A, C and D), never used to tune
+    # anything before issue 17
+    "austen": tuple(f"A_short_en/librivox_pocketsphinx/sense_and_sensibility_01_austen_64kb-"
+                    f"{n:04d}.wav" for n in (870, 880, 890, 920, 930)),
+    "ls1995": ("A_short_en/librispeech/1995-1837-0001.wav",),
+    "ls1089": ("A_short_en/librispeech/1089-134686-0002.wav",),
+    "de": ("C_non_en/aeneas_librivox_de.mp3",),
+    "es": ("C_non_en/aeneas_librivox_es.mp3",),
+    "mls13697": ("C_non_en/mls_es_13697_11991_000000.opus",),
+    "sonnet": ("D_awkward/formats/p001.flac",),
+}
+
+#: the two folds of voices for leave-voices-out calibration: every constant of the speaker
+#: count is fitted on one and reported on the other (a voice's language does not matter)
+FOLDS: dict[str, tuple[str, ...]] = {
+    "known": ("lj", "mfa", "ls2412", "ls1221", "jfk", "ls1088"),
+    "unseen": ("austen", "ls1995", "ls1089", "de", "es", "mls13697", "sonnet"),
 }
 
 
@@ -88,6 +105,47 @@ def build(pattern: Sequence[tuple[str, float]], *, pause_s: float = 0.6,
         gap = pause_s * float(rng.uniform(0.7, 1.3))
         out.append(np.zeros(int(gap * RATE), np.float32))
         at += int(gap * RATE) / RATE
+    return Conversation(np.concatenate(out).astype(np.float32), tuple(turns))
+
+
+def meeting(voices: Sequence[str], seed: int, *, total_s: float = 50.0,
+            turn_s: tuple[float, float] = (1.5, 5.0),
+            gap_s: tuple[float, float] = (0.2, 0.9)) -> Conversation:
+    """A conversation of ``voices``, turns of ``turn_s`` seconds cut from their readings,
+    pauses of ``gap_s``, about ``total_s`` long; each voice speaks at least twice and never
+    twice in a row (two turns of one voice would be one). The same for the same seed."""
+    rng = np.random.default_rng(seed)
+    names = list(voices)
+    pattern: list[tuple[str, float]] = []
+    spoken_s = 0.0
+    while spoken_s < total_s or min(sum(1 for v, _ in pattern if v == n) for n in names) < 2:
+        choices = [n for n in names if not pattern or n != pattern[-1][0]]
+        voice = choices[int(rng.integers(len(choices)))]
+        seconds = round(float(rng.uniform(*turn_s)), 2)
+        pattern.append((voice, seconds))
+        spoken_s += seconds
+    return _laid_out(pattern, rng, gap_s)
+
+
+def _laid_out(pattern: Sequence[tuple[str, float]], rng: np.random.Generator,
+              gap_s: tuple[float, float]) -> Conversation:
+    voices = {voice: speech_of(voice) for voice in {v for v, _ in pattern}}
+    used = {voice: int(rng.integers(max(len(s) - RATE, 1))) for voice, s in voices.items()}
+    out: list[np.ndarray] = [np.zeros(RATE // 2, np.float32)]
+    at = 0.5
+    turns = []
+    for voice, seconds in pattern:
+        source = voices[voice]
+        n = min(int(seconds * RATE), len(source))
+        start = used[voice] if used[voice] + n <= len(source) else 0
+        piece = source[start:start + n]
+        used[voice] = start + n
+        out.append(piece)
+        turns.append(RefTurn(at, at + len(piece) / RATE, voice))
+        at += len(piece) / RATE
+        gap = int(float(rng.uniform(*gap_s)) * RATE)
+        out.append(np.zeros(gap, np.float32))
+        at += gap / RATE
     return Conversation(np.concatenate(out).astype(np.float32), tuple(turns))
 
 

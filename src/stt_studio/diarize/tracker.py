@@ -47,7 +47,7 @@ class ClusteringTracker:
         if not self._embeddings:
             return ()
         embeddings = np.concatenate(self._embeddings)
-        labels = cluster(embeddings, bounds)
+        labels = cluster(embeddings, bounds, windows_s=self._windows_s)
         turns = frame_turns(_joined(self._speech_s), self._windows_s, labels)
         log.info("diarization: %d windows, %d speaker(s), %d turns", len(labels),
                  len({t.speaker for t in turns}), len(turns))
