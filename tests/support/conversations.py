@@ -149,6 +149,27 @@ def _laid_out(pattern: Sequence[tuple[str, float]], rng: np.random.Generator,
     return Conversation(np.concatenate(out).astype(np.float32), tuple(turns))
 
 
+#: the channels a recording may come through: as read, with a noisy room (white noise
+#: 15 dB under the speech), through a telephone band (300-3400 Hz, 6 dB quieter)
+CHANNELS = ("clean", "noise", "phone")
+
+
+def through(samples: np.ndarray, channel: str, seed: int = 0) -> np.ndarray:
+    """``samples`` as ``channel`` (one of :data:`CHANNELS`) would deliver them."""
+    if channel == "clean":
+        return samples
+    if channel == "noise":
+        power = float(np.mean(samples[np.abs(samples) > 0.01] ** 2))
+        noise = np.random.default_rng(seed).standard_normal(len(samples)) * np.sqrt(power / 10 ** 1.5)
+        return (samples + noise).astype(np.float32)
+    if channel == "phone":
+        from scipy.signal import butter, sosfilt
+
+        band = butter(4, [300, 3400], btype="band", fs=RATE, output="sos")
+        return (0.5 * sosfilt(band, samples)).astype(np.float32)
+    raise ValueError(f"no channel {channel!r}")
+
+
 def der(reference: Sequence[RefTurn], hypothesis: Sequence[tuple[float, float, str]],
         duration_s: float, frame_s: float = 0.01) -> float:
     """Frame-level diarization error rate: (missed + false alarm + confusion) / reference speech.

@@ -112,22 +112,35 @@ def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
         return np.zeros(n, dtype=np.int64)
     # no more speakers than the windows can make, each with the windows of a speaker
     most = min(bounds.max_count or MAX_SPEAKERS, len(sample) - 1, n // _smallest(n))
-    counted, p = (1, _widest_p(len(sample))) if most < 2 or len(sample) < MIN_WINDOWS_TO_COUNT \
-        else estimate(similarity, most)
+    counting = most >= 2 and len(sample) >= MIN_WINDOWS_TO_COUNT
+    rated = _sweep(similarity, most) if counting else []
     if bounds.count is not None:
-        labels = _into(unit, picked, similarity, p, min(bounds.count, n))
+        count = min(bounds.count, n)
+        labels = _into(unit, picked, similarity, _p_for(rated, count, len(sample)), count)
         return _by_appearance(labels)
+    counted, p = _agreed(rated, len(sample)) if counting else (1, _widest_p(len(sample)))
     labels = _absorb_small(unit, _spread(unit, picked, _spectral(similarity, p, counted)))
     found = len(np.unique(labels))
     wanted = min(bounds.clamp(found), n)
     if wanted != found:
-        labels = _into(unit, picked, similarity, p, wanted)
+        labels = _into(unit, picked, similarity, _p_for(rated, wanted, len(sample)), wanted)
     return _by_appearance(labels)
 
 
 def estimate(similarity: Matrix, max_speakers: int) -> tuple[int, int]:
-    """NME analysis: (speakers, p) over a sweep of p, the count most p agree on and, for
-    it, the p whose graph parts the voices most clearly (the smallest p / NME ratio)."""
+    """NME analysis: (speakers, p), the count most p of the sweep agree on and, for it,
+    the p whose graph parts the voices most clearly (the smallest p / NME ratio)."""
+    return _agreed(_sweep(similarity, max_speakers), len(similarity))
+
+
+def _agreed(rated: list[tuple[float, int, int]], windows: int) -> tuple[int, int]:
+    counts = [count for _, _, count in rated]
+    agreed = max(sorted(set(counts)), key=counts.count)  # ties: the fewer speakers
+    return agreed, _p_for(rated, agreed, windows)
+
+
+def _sweep(similarity: Matrix, max_speakers: int) -> list[tuple[float, int, int]]:
+    """(p / NME, p, count) for each p of the sweep."""
     with _libraries():
         from scipy.linalg import eigh
 
@@ -136,17 +149,21 @@ def estimate(similarity: Matrix, max_speakers: int) -> tuple[int, int]:
     # as NeMo's, from p = 1: each window its own only neighbour, a graph without edges,
     # whose vote is for one speaker (no structure): a count of two or more must be agreed on
     sweep = np.unique(np.linspace(1, top, min(top, P_STEPS)).astype(int))
-    rated: list[tuple[float, int, int]] = []  # (p / NME, p, count)
+    rated: list[tuple[float, int, int]] = []
     for p in sweep.tolist():
         values = eigh(_laplacian(_graph(similarity, p)), eigvals_only=True)
         gaps = np.diff(values)[:max(max_speakers, 1)]
         count = int(np.argmax(gaps)) + 1
         nme = gaps[count - 1] / (values[-1] + 1e-10)
         rated.append(((p / n) / (nme + 1e-10), p, count))
-    counts = [count for _, _, count in rated]
-    agreed = max(sorted(set(counts)), key=counts.count)  # ties: the fewer speakers
-    _, p, _ = min(r for r in rated if r[2] == agreed)
-    return agreed, max(p, 2)
+    return rated
+
+
+def _p_for(rated: list[tuple[float, int, int]], count: int, windows: int) -> int:
+    """The clearest p whose graph shows ``count`` speakers; the sweep's widest (the most
+    connected graph) when none does."""
+    showing = [r for r in rated if r[2] == count and r[1] >= 2]
+    return min(showing)[1] if showing else _widest_p(windows)
 
 
 def _widest_p(windows: int) -> int:
@@ -225,6 +242,8 @@ def _into(unit: Matrix, picked: npt.NDArray[np.int64], similarity: Matrix, p: in
     """
     if count >= len(unit):
         return np.arange(len(unit), dtype=np.int64)
+    if len(picked) < 2 * MIN_CLUSTER_WINDOWS:
+        return _few(unit, count)
     smallest = _smallest(len(unit))
     first = None
     for clusters in range(count, min(len(picked), count + MAX_SMALL_CLUSTERS) + 1):
@@ -237,6 +256,17 @@ def _into(unit: Matrix, picked: npt.NDArray[np.int64], similarity: Matrix, p: in
             break
     assert first is not None
     return first
+
+
+def _few(unit: Matrix, count: int) -> Labels:
+    """Too few windows for a graph (under two speakers' worth, their overlapping neighbours
+    set apart): average-linkage clustering on cosine distance into ``count``, the small
+    inputs' fallback of Google's multi-stage clusterer (arXiv:2210.13690)."""
+    with _libraries():
+        from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(n_clusters=count, metric="cosine", linkage="average")
+    return np.asarray(model.fit_predict(unit), dtype=np.int64)
 
 
 def _smallest(windows: int) -> int:
