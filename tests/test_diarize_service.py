@@ -18,7 +18,7 @@ from stt_studio.domain import ProgressEvent, Stage, TranscriptionOptions
 from stt_studio.errors import JobCancelled
 from tests.conftest import SHARED_AUDIO
 from tests.diarize.cases import conversation, speakers_of, word_agreement, write_wav
-from tests.support.conversations import RefTurn, _trimmed as trimmed, build
+from tests.support.conversations import RefTurn, build, trimmed
 
 pytestmark = pytest.mark.slow
 

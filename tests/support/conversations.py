@@ -74,10 +74,10 @@ def speech_of(voice: str) -> np.ndarray:
     from stt_studio.audio.decode import decode_file
 
     parts = [decode_file(SHARED / clip).samples for clip in VOICES[voice]]
-    return np.concatenate([_trimmed(p) for p in parts])
+    return np.concatenate([trimmed(p) for p in parts])
 
 
-def _trimmed(samples: np.ndarray, floor: float = 0.01, pad: int = 0) -> np.ndarray:
+def trimmed(samples: np.ndarray, floor: float = 0.01, pad: int = 0) -> np.ndarray:
     loud = np.flatnonzero(np.abs(samples) > floor)
     if not loud.size:
         return samples[:0]
@@ -261,7 +261,7 @@ def spoken(seed: int, *, target_s: float = 95.0) -> Spoken:
         clip, text = clips[int(rng.integers(len(clips)))]
         used.add(clip)
         last = voice
-        speech = _trimmed(decode_file(SHARED / clip).samples, pad=RATE // 10)
+        speech = trimmed(decode_file(SHARED / clip).samples, pad=RATE // 10)
         out.append(speech)
         turns.append(SpokenTurn(at_s, at_s + len(speech) / RATE, voice, text))
         at_s += len(speech) / RATE
