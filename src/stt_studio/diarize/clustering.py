@@ -172,7 +172,8 @@ def _widest_p(windows: int) -> int:
 
 
 def _unit(rows: Matrix) -> Matrix:
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+    norms = np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+    return np.asarray(rows / norms, dtype=np.float64)
 
 
 def _affinity(unit: Matrix, times: npt.NDArray[np.float64] | None) -> Matrix | None:
