@@ -55,7 +55,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 _NEEDS = {
     "nemo": ("tiny_nemo", "import torch", "nemo.collections", "from nemo", "import nemo",
              "nemo_models", "NeMo"),
-    "speakers": ("diarize", "speakers=", "--speakers", "sklearn"),
+    "speakers": ("diarize", "speakers=", "--speakers", "scipy"),
 }
 
 

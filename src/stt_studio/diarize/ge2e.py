@@ -19,7 +19,7 @@ The windows are shared out, a batch at a time, among worker threads (one per
 core, up to :data:`MAX_WORKERS`), each running numpy's BLAS on one thread: a
 step's small matmul split over threads stalls whenever another process holds
 a core (10x slower under load), and the element-wise work gets the cores too.
-threadpoolctl (which scikit-learn brings) sets BLAS to one thread while the
+threadpoolctl (declared by the speakers extra) sets BLAS to one thread while the
 workers run, one run at a time in a process; without it, one thread runs
 everything with BLAS as it is (workers on top of BLAS's threads would fight
 over the cores).
