@@ -217,14 +217,14 @@ print(json.dumps({"wall_s": wall, "peak_mb": peak / 1024, "speakers": len(speake
 
 
 def recording(minutes: float) -> Path:
-    """A four-person conversation of both folds' voices, 3 minutes, repeated to ``minutes``."""
+    """A four-person English conversation of both folds' voices, ~3 minutes, repeated to ``minutes``."""
     import numpy as np
     from tests.support import longaudio
     from tests.support.conversations import meeting
 
     path = WORK / f"speaker_count_{int(minutes)}min.wav"
     if not path.exists():
-        one = meeting(("lj", "mfa", "de", "austen"), seed=4, total_s=170.0).samples
+        one = meeting(("lj", "mfa", "ls2412", "austen"), seed=4, total_s=170.0).samples
         repeats = int(np.ceil(minutes * 60 * 16_000 / len(one)))
         longaudio.write_wav(path, [one] * repeats)
     return path
@@ -317,7 +317,7 @@ def section(meta: dict[str, Any], new: list[Scored], old: list[Scored],
     lines.append(f"- The studio ships {meta['share']} (fitted on *known*).")
     if costs:
         lines += ["", "**Cost** (Whisper tiny.en, int8, 2 CPU cores; a 4-person conversation "
-                  "of lj, mfa, de and austen, 170 s, repeated; each run its own process, the "
+                  "of lj, mfa, ls2412 and austen (English: tiny.en is English-only), 170 s, repeated; each run its own process, the "
                   f"best of {meta['runs']}; peak RSS = VmHWM):", "",
                   "| recording | plain (s) | diarized (s) | added | peak plain (MB) | "
                   "peak diarized (MB) | added (MB) | speakers found |", "|---|---|---|---|---|---|---|---|"]

@@ -52,8 +52,9 @@ MEL_BANDS = 40
 HIDDEN = 256
 EMBEDDING_SIZE = 256
 LAYERS = 3
-#: windows one worker runs through the LSTM together
-BATCH = 64
+#: windows one worker runs through the LSTM together (32: 35 MB less peak memory than 64,
+#: 14 % more encoder time; bench/speaker_count.py)
+BATCH = 32
 #: a worker gets at least this many windows (fewer: the threads cost more than they give)
 MIN_BATCH = 8
 MAX_WORKERS = 8
