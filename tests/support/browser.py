@@ -27,6 +27,11 @@ DONE_JS = """() => {
   const box = document.querySelector('#status textarea');
   return box && ['✓', '✗', '⏹'].some((mark) => box.value.startsWith(mark));
 }"""
+RUNNING_JS = """(last) => {
+  const box = document.querySelector('#status textarea');
+  return box && (box.value.startsWith('⏳')
+                 || (box.value !== last && ['✓', '✗', '⏹'].some((m) => box.value.startsWith(m))));
+}"""
 UPLOADED_JS = """(n) =>
   document.querySelectorAll("#audio a[href*='gradio_api/file=']").length >= n"""
 TABLE_JS = """(id) => {
@@ -134,9 +139,19 @@ class StudioPage:
         self.page.locator("#status").click()  # blur: Gradio commits a custom value
 
     def transcribe(self, timeout_s: float = 120) -> str:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         # forget the last outcome, so the wait below sees only this run's
+        last = self.status()
         self.page.evaluate("document.querySelector('#status textarea').value = ''")
         self.page.click("#transcribe")
+        # Gradio may render the last outcome back before this run's first "⏳" line
+        # (seen on a busy machine): wait for this run to show (working, or an outcome
+        # other than the last one), then for its outcome
+        try:
+            self.page.wait_for_function(RUNNING_JS, arg=last, timeout=15_000)
+        except PlaywrightTimeout:
+            pass  # the same outcome, word for word, as the last run's
         return self.wait_done(timeout_s)
 
     def wait_done(self, timeout_s: float = 120) -> str:
