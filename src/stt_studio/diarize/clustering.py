@@ -16,7 +16,7 @@ Clustering for Speaker Diarization Using Normalized Maximum Eigengap", IEEE SPL
    graph, into the count found or the count given.
 
 Two things differ from NeMo's defaults, both measured on conversations of the
-shared voices (bench/diarization.py, leave-voices-out): windows that overlap in
+shared voices (bench/speaker_count.py, leave-voices-out): windows that overlap in
 time (they share audio, and would link a voice's neighbouring windows into a
 chain) are not one another's neighbours, and the count is the one most ``p``
 of the sweep agree on (NeMo's ``maj_vote_spk_count``), from ``p`` = 1 to
@@ -48,7 +48,7 @@ from stt_studio.errors import EngineMissingError
 #: the most speakers counted when no bound is given (NeMo's default is 8 as well)
 MAX_SPEAKERS = 8
 #: the sweep of p (neighbours kept per window) reaches this share of the windows.
-#: Fitted on the "known" voices (bench/diarization.py: 0.15 to 0.35 tried) and
+#: Fitted on the "known" voices (bench/speaker_count.py: 0.15 to 0.35 tried) and
 #: reported on the voices left out of the fit
 MAX_NEIGHBOUR_SHARE = 0.25
 #: values of p tried (NeMo's sparse_search_volume)
@@ -131,13 +131,9 @@ def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
     return _by_appearance(labels)
 
 
-def estimate(similarity: Matrix, max_speakers: int) -> tuple[int, int]:
+def _agreed(rated: list[tuple[float, int, int]], windows: int) -> tuple[int, int]:
     """NME analysis: (speakers, p), the count most p of the sweep agree on and, for it,
     the p whose graph parts the voices most clearly (the smallest p / NME ratio)."""
-    return _agreed(_sweep(similarity, max_speakers), len(similarity))
-
-
-def _agreed(rated: list[tuple[float, int, int]], windows: int) -> tuple[int, int]:
     counts = [count for _, _, count in rated]
     agreed = max(sorted(set(counts)), key=counts.count)  # ties: the fewer speakers
     return agreed, _p_for(rated, agreed, windows)
