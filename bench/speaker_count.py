@@ -95,7 +95,7 @@ def conversations(quick: bool) -> list[Heard]:
     for fold, voices in FOLDS.items():
         for channel in CHANNELS:
             for speakers in (1, 2, 3, 4, 5):
-                for seed in range((3 if quick else 8) if channel == "clean" else (2 if quick else 5)):
+                for seed in range((3 if quick else 16) if channel == "clean" else (2 if quick else 5)):
                     rng = np.random.default_rng([len(fold), CHANNELS.index(channel), speakers, seed])
                     total_s = 50.0 if seed % 2 == 0 else 120.0
                     if speakers == 1:
