@@ -15,6 +15,7 @@ from stt_studio.errors import (
     FileSystemError,
     InvalidOptionError,
     JobCancelled,
+    LiveLimitError,
     ModelInUseError,
     ModelNotFoundError,
     NetworkError,
@@ -29,7 +30,7 @@ from stt_studio.errors import (
 ALL_SUBCLASSES = (
     FileLockedError, PermissionDeniedError, NetworkError, FileSystemError, ModelNotFoundError,
     EngineMissingError, AudioError, InvalidOptionError, ModelInUseError, ServerError,
-    JobCancelled, UnexpectedError,
+    JobCancelled, LiveLimitError, UnexpectedError,
 )
 CACHE = "/srv/studio/model_cache"
 TARGET = "/srv/studio/model_cache/extracted/abc/model_weights.ckpt"

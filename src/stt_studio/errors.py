@@ -15,6 +15,7 @@ shell (CLI, API, UI) can show the same readable text::
      ├── InvalidOptionError     an option the chosen model cannot honour
      ├── ModelInUseError        a model cannot be unloaded while a job uses it
      ├── ServerError            the web UI cannot listen (port in use, bad host)
+     ├── LiveLimitError         a live session past a limit (length, sessions, lag)
      ├── JobCancelled           the user (or a closed page) stopped the job
      └── UnexpectedError        anything else, with the original exception
 
@@ -218,6 +219,15 @@ class ServerError(StudioError):
     )
 
 
+class LiveLimitError(StudioError):
+    title = "Live transcription stopped at a limit"
+    default_causes = ("The session reached one of the live limits of this studio",)
+    default_remedies = (
+        "Start a new session; the text so far was kept",
+        "A smaller or faster model keeps up more easily (tiny.en, base.en on a CPU)",
+    )
+
+
 class UnexpectedError(StudioError):
     title = "Unexpected error"
     default_remedies = (
@@ -228,6 +238,7 @@ class UnexpectedError(StudioError):
 
 _KIND_BY_CLASS: dict[type[StudioError], str] = {
     FileLockedError: "file_locked",
+    LiveLimitError: "live_limit",
     PermissionDeniedError: "permission_denied",
     NetworkError: "network",
     FileSystemError: "filesystem",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -45,6 +46,8 @@ from stt_studio.errors import (
 )
 from stt_studio.formats import SubtitleLayout, render
 from stt_studio.fsops import write_text_atomic
+from stt_studio.live.decoder import ModelDecoder
+from stt_studio.live.session import Emit, LiveOptions, LiveSession
 from stt_studio.models import catalog, store
 from stt_studio.models.manager import LoadedEntry, ModelManager
 from stt_studio.retry import Retrier
@@ -371,6 +374,29 @@ class Studio:
                                 run.language or run.options.language,
                                 words=options.word_timestamps, speakers=speakers,
                                 unheard=run.unheard)
+
+    @contextlib.contextmanager
+    def live(self, emit: Emit, model: str | None = None,
+             options: TranscriptionOptions | None = None,
+             live: LiveOptions | None = None) -> Iterator[LiveSession]:
+        """A live session on ``model`` (loaded once, leased for the session): feed it audio,
+        read its events in ``emit``. Each decode waits its turn with the model's file jobs
+        (a running file job finishes first: interleaving them batch by batch is to come). Leaving the block normally closes it (every turn
+        decoded for good); leaving with an exception aborts it."""
+        options = options or TranscriptionOptions()
+        spec = catalog.resolve(model or self.settings.default_model)
+        self._ensure_cache()
+        with self.models.lease(spec, self.settings.device,
+                               compute_type=self._compute_type(options)) as loaded:
+            # each decode takes the model's turn, in order with file jobs and other sessions
+            decoder = ModelDecoder(loaded, options, turn=lambda: self.turns.turn(spec.name))
+            session = LiveSession(decoder, live or LiveOptions(), emit)
+            try:
+                yield session
+            except BaseException:
+                session.abort()
+                raise
+            session.close()
 
     def _diarize_device(self, loaded: LoadedModel) -> str:
         return "cuda" if loaded.device.startswith("cuda") else "cpu"

@@ -16,6 +16,7 @@ from stt_studio.errors import (
     AudioError,
     InvalidOptionError,
     JobCancelled,
+    LiveLimitError,
     ModelNotFoundError,
     StudioError,
     UnexpectedError,
@@ -27,6 +28,7 @@ _CLIENT_ERRORS: tuple[tuple[type[StudioError], int, str], ...] = (
     (AudioError, 400, "unreadable_audio"),
     (ModelNotFoundError, 404, "model_not_found"),
     (JobCancelled, 499, "cancelled"),
+    (LiveLimitError, 429, "live_limit"),
 )
 #: every other StudioError means the model or its files cannot be used now
 UNAVAILABLE = 503
