@@ -137,6 +137,12 @@ class StudioPage:
         box.fill(value)
         box.press("Enter")
         self.page.locator("#status").click()  # blur: Gradio commits a custom value
+        # and renders it back once its state holds it: a click before that sends the old
+        # model (a fresh clone's run transcribed with tiny.en again, "✓" for the nemo step)
+        self.page.wait_for_function(
+            "(v) => document.querySelector('#model input').value === v", arg=value,
+            timeout=10_000)
+        self.page.wait_for_timeout(300)
 
     def transcribe(self, timeout_s: float = 120) -> str:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
