@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stt_studio.domain import Segment, Word
-from stt_studio.errors import AudioError, LiveLimitError
+from stt_studio.errors import AudioError, LiveLimitError, StudioError
 from stt_studio.live.detector import CHUNK_SAMPLES
 from stt_studio.live.session import (
     Cleared,
@@ -29,12 +29,13 @@ RATE = 16_000
 WORD_S = 0.5  # the scripted decoder hears one word per half second of sound
 
 
-def loud_scores(samples: np.ndarray, _state: list[np.ndarray] = []) -> list[float]:  # noqa: B006
-    """Speech = a chunk louder than 0.01 RMS (a stand-in for Silero, for the mechanics)."""
-    _state.append(np.asarray(samples))
-    audio = np.concatenate(_state)
+def loud_scores(samples: np.ndarray, state: list[np.ndarray]) -> list[float]:
+    """Speech = a chunk louder than 0.01 RMS (a stand-in for Silero, for the mechanics);
+    ``state``: the session's samples not yet scored."""
+    state.append(np.asarray(samples))
+    audio = np.concatenate(state)
     whole = len(audio) // CHUNK_SAMPLES * CHUNK_SAMPLES
-    _state[:] = [audio[whole:]]
+    state[:] = [audio[whole:]]
     chunks = audio[:whole].reshape(-1, CHUNK_SAMPLES)
     return [0.9 if float(np.sqrt((c ** 2).mean())) > 0.01 else 0.05 for c in chunks]
 
@@ -188,6 +189,22 @@ def test_a_failed_decode_fails_its_turn_and_the_session_goes_on():
     failed = recorder.of(Failed)
     assert len(failed) == 1 and "scripted failure" in failed[0].error.summary
     assert len(recorder.of(Completed)) == 1
+
+
+def test_a_worker_that_dies_says_so_and_refuses_more_audio():
+    recorder = Recorder()
+
+    def broken(_samples):
+        raise RuntimeError("scorer exploded")
+
+    session = LiveSession(Scripted(), LiveOptions(), recorder, scores=broken)
+    session.append(np.zeros(RATE, np.float32))
+    session.close(timeout_s=10)
+    problems = recorder.of(Problem)
+    assert problems and problems[0].code == "server_error"
+    assert "scorer exploded" in (problems[0].error.detail or "")
+    with pytest.raises(StudioError, match="start a new one"):
+        session.append(np.zeros(RATE, np.float32))
 
 
 def test_limits_refuse_audio_with_a_readable_error():

@@ -234,6 +234,7 @@ class LiveSession:
         self._received = 0  # samples appended (the worker may not have heard them yet)
         self._done = 0  # samples whose text (or silence) is known
         self._behind = False
+        self._dead: StudioError | None = None  # the worker stopped on this error
         self.segments: list[Segment] = []
         self._thread = threading.Thread(target=self._run, name="live-session", daemon=True)
         self._thread.start()
@@ -243,6 +244,8 @@ class LiveSession:
         """16 kHz mono float32 samples, as heard. LiveLimitError past a limit (refused)."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         with self._cv:
+            if self._dead is not None:  # said once as a Problem; every later append says it too
+                raise self._dead
             received_s = (self._received + len(samples)) / SAMPLE_RATE_HZ
             if received_s > self.options.max_session_s:
                 raise LiveLimitError(
@@ -314,9 +317,11 @@ class LiveSession:
                 self._step()
         except Exception as exc:  # noqa: BLE001 - the worker's outermost frame: said, not lost
             log.exception("live session failed")
-            self._emit(Problem(UnexpectedError("the live session stopped",
-                                               detail=f"{type(exc).__name__}: {exc}"),
-                               "server_error"))
+            dead = UnexpectedError("the live session stopped; start a new one",
+                                   detail=f"{type(exc).__name__}: {exc}")
+            with self._cv:
+                self._dead = dead
+            self._emit(Problem(dead, "server_error"))
 
     def _state(self) -> schedule.State:
         turn = self._open
