@@ -66,6 +66,8 @@ class ServeOptions:
     access: Access = field(default_factory=Access)
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
     cors_origins: tuple[str, ...] = ()
+    max_live_sessions: int = 4
+    max_live_minutes: float = 240.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +133,12 @@ def build_server_app(studio: Studio, blocks: Any, ui_outputs: Any, host: str, po
 
     app = FastAPI(title="stt-studio", docs_url=None, redoc_url=None,
                   openapi_url="/v1/openapi.json")
+    from stt_studio.entrypoints.api.realtime import RealtimeLimits
+
     context = ApiContext(studio, studio.layout.tmp_dir / "api", options.max_upload_mb,
-                         int(time.time()))
+                         int(time.time()),
+                         RealtimeLimits(max_sessions=options.max_live_sessions,
+                                        max_session_s=options.max_live_minutes * 60.0))
     app.include_router(router(context))
     access = options.access
     app.add_middleware(UploadLimit, limit_mb=options.max_upload_mb)
@@ -196,8 +202,11 @@ def start(studio: Studio, host: str, port: int, *, heartbeat_s: float = 1.0,
 def _run(app: Any, sock: socket.socket) -> tuple[Any, threading.Thread]:
     import uvicorn
 
+    from stt_studio.entrypoints.api.realtime import WS_MAX_SIZE_BYTES
+
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=GRACE_S, ws="none")
+                            timeout_graceful_shutdown=GRACE_S, ws="websockets-sansio",
+                            ws_max_size=WS_MAX_SIZE_BYTES)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="uvicorn", daemon=True)

@@ -21,6 +21,7 @@ from stt_studio.domain import Task
 from stt_studio.entrypoints.api import form, models, shapes
 from stt_studio.entrypoints.api.jobs import ApiJob, save_upload
 from stt_studio.entrypoints.api.limits import UploadTooLarge, too_large_message
+from stt_studio.entrypoints.api.realtime import RealtimeLimits, register
 from stt_studio.errors import InvalidOptionError, StudioError
 from stt_studio.formats import render
 
@@ -38,6 +39,7 @@ class ApiContext:
     uploads_dir: Path
     max_upload_mb: int
     started_s: int
+    realtime: RealtimeLimits = RealtimeLimits()
 
 
 def router(context: ApiContext) -> APIRouter:
@@ -81,6 +83,7 @@ def router(context: ApiContext) -> APIRouter:
     async def translations(request: Request) -> Response:
         return await _audio(context, request, Task.TRANSLATE)
 
+    register(api, context.studio, context.realtime)  # /v1/realtime, a WebSocket
     return api
 
 
