@@ -170,3 +170,10 @@ def test_a_zero_upload_limit_is_a_readable_error(session_layout, how):
     assert ("stt-studio: error: the upload limit (--max-upload-mb, "
             "STT_STUDIO_MAX_UPLOAD_MB) must be at least 1 MB, not 0") in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_zero_live_session_limit_is_a_readable_error(session_layout):
+    proc = _run_serve(session_layout.root, "--max-live-sessions", "0")
+    assert proc.returncode == 2, proc.stderr
+    assert "argument --max-live-sessions: must be at least 1, not 0" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -165,12 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_argument("--cors-origin", metavar="ORIGIN", action="append", default=[],
                         help="let web pages from ORIGIN call the API, e.g. "
                              "http://localhost:3000 (repeatable; default: none)")
+    access.add_argument("--max-live-sessions", type=_at_least_one, default=4, metavar="N",
+                        help="live sessions (/v1/realtime) at once; more are refused "
+                             "(default: 4)")
+    access.add_argument("--max-live-minutes", type=_at_least_one, default=240, metavar="MIN",
+                        help="the longest live session (default: 240)")
     serve.set_defaults(handler=_serve)
 
     doctor = sub.add_parser("doctor", parents=[common], help="check the set-up")
     doctor.add_argument("--clean", action="store_true", help="delete leftover temp folders")
     doctor.set_defaults(handler=_doctor)
     return parser
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is needed, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def utf8_output() -> None:
@@ -309,7 +324,9 @@ def _serve(args: argparse.Namespace, settings: Settings, layout: CacheLayout) ->
         return 2
     options = ServeOptions(access=decide(host, settings.api_key, logins),
                            max_upload_mb=settings.max_upload_mb,
-                           cors_origins=tuple(args.cors_origin))
+                           cors_origins=tuple(args.cors_origin),
+                           max_live_sessions=args.max_live_sessions,
+                           max_live_minutes=float(args.max_live_minutes))
     return serve(settings, layout, host, port, preload=not args.no_preload, options=options)
 
 
