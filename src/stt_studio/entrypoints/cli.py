@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     cues.add_argument("--max-cue-s", type=float, default=_LAYOUT.max_cue_s, metavar="SECONDS",
                       help=f"seconds a cue stays at most (default: {_LAYOUT.max_cue_s:g})")
     tr.set_defaults(handler=_transcribe)
+    from stt_studio.entrypoints import live_run
+
+    live_run.add_parser(sub, common).set_defaults(handler=_live)
 
     models = sub.add_parser("models", parents=[common], help="list, pull or remove models")
     msub = models.add_subparsers(dest="models_action", metavar="ACTION")
@@ -272,6 +275,17 @@ def _transcribe(args: argparse.Namespace, settings: Settings, layout: CacheLayou
     say_skipped(work, formats)
     studio = _studio(settings, layout) if work.items else None
     return BatchRun(studio, args, formats, options, subtitles, work).run()
+
+
+def _live(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
+    from stt_studio.entrypoints import live_run
+
+    try:
+        parse_formats(args.format)
+    except ValueError as exc:
+        print(f"stt-studio live: error: {exc}", file=sys.stderr)
+        return 2
+    return live_run.run(args, _studio(settings, layout))
 
 
 def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:
