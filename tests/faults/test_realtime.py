@@ -4,7 +4,6 @@ official ``openai`` SDK, and the session (or the server) goes on transcribing.""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from typing import Any
@@ -13,7 +12,14 @@ import numpy as np
 import pytest
 
 from tests.entrypoints.api.conftest import api_server
-from tests.entrypoints.api.test_realtime import chunks, client, events_until, leases, pcm24
+from tests.entrypoints.api.test_realtime import (
+    chunks,
+    client,
+    events_until,
+    leases,
+    pcm24,
+    run_async,
+)
 
 A = base64.b64encode(b"\x00\x00" * 2400).decode()  # 100 ms of 24 kHz silence
 BAD_EVENTS = {
@@ -73,7 +79,7 @@ def test_a_bad_client_event(fault, served, session_studio, speech):
             return await events_until(connection, lambda seen: any(
                 e.type.endswith("transcription.completed") for e in seen))
 
-    seen = asyncio.run(run())
+    seen = run_async(run())
     errors = [e.error for e in seen if e.type == "error"]
     assert [e.code for e in errors] == [code], errors
     assert errors[0].type == "invalid_request_error" and len(errors[0].message) > 20
@@ -101,7 +107,7 @@ def test_a_client_that_never_commits(served, session_studio, speech):
             return await events_until(connection, lambda seen: any(
                 e.type.endswith("transcription.completed") for e in seen), 180)
 
-    seen = asyncio.run(run())
+    seen = run_async(run())
     codes = {e.error.code for e in seen if e.type == "error"}
     assert codes == {"live_limit"}, codes
     done = [e for e in seen if e.type.endswith("transcription.completed")]
@@ -131,7 +137,7 @@ def test_a_connection_dropped_mid_turn(served, session_studio, speech):
             return await events_until(connection, lambda seen: any(
                 e.type.endswith("transcription.completed") for e in seen))
 
-    asyncio.run(drop())
+    run_async(drop())
     assert leases(session_studio) == 0
-    done = [e for e in asyncio.run(again()) if e.type.endswith("transcription.completed")]
+    done = [e for e in run_async(again()) if e.type.endswith("transcription.completed")]
     assert done and done[0].transcript.strip()

@@ -115,7 +115,9 @@ def cluster(embeddings: npt.NDArray[np.float32], bounds: SpeakerBounds, *,
     if similarity is None:  # every window alike: one voice, whatever was asked
         return np.zeros(n, dtype=np.int64)
     # no more speakers than the windows can make, each with the windows of a speaker
-    most = min(bounds.max_count or MAX_SPEAKERS, len(sample) - 1, n // _smallest(n))
+    # the count is found unbounded and then clamped: a sweep cut at max_count can agree
+    # on one speaker where three speak (the eigengaps of the missing counts are unseen)
+    most = min(MAX_SPEAKERS, len(sample) - 1, n // _smallest(n))
     counting = most >= 2 and len(sample) >= MIN_WINDOWS_TO_COUNT
     rated = _sweep(similarity, most) if counting else []
     if bounds.count is not None:

@@ -19,6 +19,15 @@ from stt_studio.domain import SAMPLE_RATE_HZ
 CHUNK_S = 0.1
 
 
+def run_async(coro: Any) -> Any:
+    """``asyncio.run`` on a thread of its own: a browser test before may have left this
+    thread's event loop running (Playwright's sync API)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def pcm24(samples_16k: np.ndarray) -> bytes:
     """16 kHz float -> 24 kHz PCM16, as a browser or OpenAI's clients send it."""
     n = int(len(samples_16k) * 1.5)
@@ -90,7 +99,7 @@ def test_the_openai_sdk_transcribes_speech_turn_by_turn(served, session_studio):
             await connection.input_audio_buffer.commit()  # nothing left open: an empty commit
             return await events_until(connection, completed_all)
 
-    seen = asyncio.run(run())
+    seen = run_async(run())
     kinds = [e.type for e in seen]
     assert "session.updated" in kinds
     assert kinds.count("input_audio_buffer.speech_started") >= 2
@@ -159,13 +168,13 @@ def test_access_intent_and_session_limit(session_studio):
     options = ServeOptions(access=decide("127.0.0.1", "sekret"), max_live_sessions=1)
     served = start(session_studio, "127.0.0.1", free_port(), heartbeat_s=0.2, options=options)
     try:
-        error = asyncio.run(refused_key(served.base_url))
+        error = run_async(refused_key(served.base_url))
         assert "1008" in str(error) or "403" in str(error) or "401" in str(error), error
         url = served.base_url.replace("http", "ws") + "v1/realtime"
-        event, code = asyncio.run(first_event(url, "sekret"))
+        event, code = run_async(first_event(url, "sekret"))
         assert event["type"] == "error" and event["error"]["code"] == "invalid_intent"
         assert code == 1008
-        event, code = asyncio.run(over_limit(served.base_url, "sekret"))
+        event, code = run_async(over_limit(served.base_url, "sekret"))
         assert event["type"] == "error" and event["error"]["code"] == "session_limit"
         assert code == 1013
     finally:
