@@ -8,7 +8,7 @@ import sys
 import pytest
 import srt
 
-from tests.entrypoints.test_cli import JFK, run_cli
+from tests.entrypoints.test_cli import CORRUPT, JFK, run_cli
 
 REFERENCE = ("And so, my fellow Americans: ask not what your country can do for you — "
              "ask what you can do for your country.")
@@ -67,7 +67,20 @@ def test_ctrl_c_decodes_what_was_heard_and_writes_it(tmp_path, monkeypatch, sess
     monkeypatch.setattr(live_run, "_file", interrupted)
     args = argparse.Namespace(from_file=JFK, speed=1.0, model="tiny.en", language="en",
                               prompt=None, format="txt", output_dir=tmp_path / "out")
-    assert live_run.run(args, studio, out=sys.stdout) == 130
+    assert live_run.run(args, studio, ("txt",), out=sys.stdout) == 130
     written = (tmp_path / "out" / "jfk.txt").read_text("utf-8").lower()
     assert "fellow americans" in written and "ask not" in written, written
     assert "stopping" in capsys.readouterr().err
+
+
+def test_an_unreadable_recording_is_a_readable_error_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("live", "--from-file", CORRUPT, "--output-dir", out, cache=tmp_path / "cache")
+    assert proc.returncode == 1, proc.stderr
+    assert "Cannot read the audio" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_an_unknown_format_exits_2(tmp_path):
+    proc = run_cli("live", "--from-file", JFK, "--format", "docx", cache=tmp_path / "cache")
+    assert proc.returncode == 2 and "unknown format 'docx'" in proc.stderr, proc.stderr

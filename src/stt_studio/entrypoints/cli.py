@@ -281,11 +281,11 @@ def _live(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> 
     from stt_studio.entrypoints import live_run
 
     try:
-        parse_formats(args.format)
+        formats = parse_formats(args.format)
     except ValueError as exc:
         print(f"stt-studio live: error: {exc}", file=sys.stderr)
         return 2
-    return live_run.run(args, _studio(settings, layout))
+    return live_run.run(args, _studio(settings, layout), formats)
 
 
 def _models(args: argparse.Namespace, settings: Settings, layout: CacheLayout) -> int:

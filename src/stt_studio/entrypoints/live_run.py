@@ -8,7 +8,7 @@ import argparse
 import queue
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -17,7 +17,7 @@ import numpy as np
 
 from stt_studio.domain import SAMPLE_RATE_HZ, Transcript, TranscriptionOptions
 from stt_studio.errors import AudioError
-from stt_studio.formats import parse_formats, render
+from stt_studio.formats import render
 from stt_studio.fsops import write_text_atomic
 from stt_studio.live.session import Completed, Delta, Event, Failed, LiveOptions, Problem
 
@@ -43,8 +43,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> argparse.ArgumentPa
     return live
 
 
-def run(args: argparse.Namespace, studio: Studio, out: TextIO = sys.stdout) -> int:
-    formats = parse_formats(args.format)
+def run(args: argparse.Namespace, studio: Studio, formats: Sequence[str],
+        out: TextIO = sys.stdout) -> int:
+    """The session, then its files (``formats`` as parse_formats gave them)."""
     source = (_file(studio, args.from_file, args.speed) if args.from_file is not None
               else _microphone())
     printer = _Printer(out)
@@ -104,16 +105,22 @@ class _Printer:
 
 
 def _file(studio: Studio, path: Path, speed: float) -> Iterator[np.ndarray]:
+    """The recording's audio at ``speed`` × real time; an unreadable file fails now,
+    before a model loads."""
     from stt_studio.audio.decode import decode_file
 
     audio = decode_file(path, cache_dir=studio.layout.root, retrier=studio.retrier)
+    return _paced(audio.samples, speed)
+
+
+def _paced(samples: np.ndarray, speed: float) -> Iterator[np.ndarray]:
     step = int(STEP_S * SAMPLE_RATE_HZ)
     began = time.monotonic()
-    for i, start in enumerate(range(0, len(audio.samples), step)):
+    for i, start in enumerate(range(0, len(samples), step)):
         wait = began + i * STEP_S / speed - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        yield audio.samples[start:start + step]
+        yield samples[start:start + step]
     yield np.zeros(SAMPLE_RATE_HZ, np.float32)  # a second of quiet closes the last turn
 
 

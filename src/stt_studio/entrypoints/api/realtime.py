@@ -170,7 +170,7 @@ class _Connection:
         self.limits = limits
         self.loop = asyncio.get_running_loop()
         self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        self.config = Config(model=_model_query(websocket))
+        self.config = Config(model=websocket.query_params.get("model") or None)
         self.hosted: _Hosted | None = None
         self.session: LiveSession | None = None
         self.resampler: _Resampler | None = None
@@ -353,11 +353,6 @@ def translate(event: Event) -> dict[str, Any] | None:
     if isinstance(event, Cleared):
         return server_event("input_audio_buffer.cleared")
     return None  # Pending and Lag: the page's and the terminal's, not the protocol's
-
-
-def _model_query(websocket: WebSocket) -> str | None:
-    model = websocket.query_params.get("model")
-    return model or None
 
 
 class _Resampler:
